@@ -1,0 +1,1 @@
+"""Networks, latent maths and checkpoint I/O. Knows nothing about pygame or training."""
