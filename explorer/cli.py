@@ -1,0 +1,202 @@
+"""`sgx`: the one console command. Model commands live here; `train` and `dataset` come from train/."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from model.errors import ModelError
+
+NOISE_MODES = ("const", "random", "none")
+
+
+class BadInput(click.ClickException):
+    """A one-line error about the user's input; exit code 2 like click's own usage errors."""
+
+    exit_code = 2
+
+
+class SgxGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ModelError as e:
+            raise BadInput(str(e)) from None
+        except OSError as e:
+            raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
+
+
+@click.group(cls=SgxGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """StyleGAN Explorer: browse, render and train StyleGAN2 generators."""
+
+
+def load_generator(network: str, device: str):
+    """Load a file's G_ema onto the chosen device; returns (LoadedModel, G)."""
+    from model.io import load
+    from model.render import pick_device
+
+    dev = pick_device(device)
+    model = load(network)
+    return model, model.G.to(dev)
+
+
+def check_class(G, class_idx: int | None) -> int | None:
+    if G.c_dim == 0 and class_idx is not None:
+        click.echo("warning: --class is ignored: the network is unconditional", err=True)
+        return None
+    return class_idx
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+network_option = click.option("--network", required=True, metavar="PATH",
+                              help="Network file: our .safetensors or an NVlabs .pkl.")
+device_option = click.option("--device", default="auto", show_default=True,
+                             help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")
+noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True)
+outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+                             show_default=True)
+
+
+@main.command()
+@network_option
+@click.option("--seeds", required=True, help="Seeds, e.g. 0-9,42.")
+@click.option("--trunc", "psi", type=float, default=1.0, show_default=True, help="Truncation psi.")
+@click.option("--cutoff", type=click.IntRange(min=0), default=None, help="Truncate only the first K w indices.")
+@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class of a conditional net.")
+@noise_option
+@outdir_option
+@device_option
+@click.option("--grid", "make_grid", is_flag=True, help="Also write grid.png with every image.")
+def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device, make_grid):
+    """Render seeds to seedNNNN.png, pixel-equal to NVlabs' generate.py."""
+    from model.latents import parse_range
+    from model.render import render_seed
+
+    from .images import grid, save_png
+
+    seed_list = parse_range(seeds)
+    model, G = load_generator(network, device)
+    class_idx = check_class(G, class_idx)
+    outdir.mkdir(parents=True, exist_ok=True)
+    images = []
+    with click.progressbar(seed_list, label="generating", file=sys.stderr) as bar:
+        for seed in bar:
+            img = render_seed(G, seed, psi, cutoff, class_idx, noise_mode)
+            meta = dict(seed=seed, psi=psi, cutoff=cutoff, class_idx=class_idx, noise_mode=noise_mode,
+                        model_id=model.model_id, model=model.path.name)
+            save_png(outdir / f"seed{seed:04d}.png", img, meta)
+            images.append(img)
+    if make_grid:
+        rows, cols = grid_shape(len(images))
+        cells = [images[r * cols:(r + 1) * cols] for r in range(rows)]
+        save_png(outdir / "grid.png", grid(cells), dict(seeds=seed_list, psi=psi, cutoff=cutoff,
+                                                        class_idx=class_idx, noise_mode=noise_mode,
+                                                        model_id=model.model_id, model=model.path.name))
+    click.echo(f"wrote {len(images)} image(s) to {outdir}")
+
+
+@main.command()
+@network_option
+@click.option("--rows", required=True, help="Row seeds: they give the layers not listed in --styles.")
+@click.option("--cols", required=True, help="Column seeds: they give the layers listed in --styles.")
+@click.option("--styles", default="0-6", show_default=True, help="w indices taken from the column seed.")
+@click.option("--trunc", "psi", type=float, default=1.0, show_default=True)
+@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None)
+@noise_option
+@outdir_option
+@device_option
+def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device):
+    """Style-mixing grid as NVlabs' style_mixing.py: grid.png plus every cell as ROW-COL.png."""
+    import torch
+
+    from model.latents import parse_range, seed_to_z
+    from model.render import label, synthesize
+
+    from .images import grid, save_png
+
+    row_seeds, col_seeds, col_styles = parse_range(rows), parse_range(cols), parse_range(styles)
+    model, G = load_generator(network, device)
+    if col_styles[-1] >= G.num_ws:
+        raise BadInput(f"--styles {styles} is out of range: this network has w indices 0-{G.num_ws - 1}")
+    class_idx = check_class(G, class_idx)
+    dev = next(G.parameters()).device
+    seeds = list(set(row_seeds + col_seeds))  # one mapping batch over distinct seeds, as style_mixing.py
+    with torch.inference_mode():
+        z = torch.from_numpy(np.concatenate([seed_to_z(s, G.z_dim) for s in seeds])).float().to(dev)
+        c = label(G, class_idx, dev).repeat(len(seeds), 1)
+        ws = G.mapping(z, c)
+        w_avg = G.mapping.w_avg
+        ws = w_avg + (ws - w_avg) * psi  # style_mixing.py truncates by hand, always, over every index
+        w_of = dict(zip(seeds, ws, strict=True))
+        own = dict(zip(seeds, synthesize(G, ws, noise_mode), strict=True))
+        mixed = {}
+        for r in row_seeds:
+            for col in col_seeds:
+                w = w_of[r].clone()
+                w[col_styles] = w_of[col][col_styles]
+                mixed[(r, col)] = synthesize(G, w[None], noise_mode)[0]
+    outdir.mkdir(parents=True, exist_ok=True)
+    meta = dict(psi=psi, class_idx=class_idx, noise_mode=noise_mode, model_id=model.model_id,
+                model=model.path.name, styles=col_styles)
+    for s in seeds:
+        save_png(outdir / f"{s}-{s}.png", own[s], dict(meta, row=s, col=s))
+    for (r, col), img in mixed.items():
+        save_png(outdir / f"{r}-{col}.png", img, dict(meta, row=r, col=col))
+    cells = [[None] + [own[col] for col in col_seeds]]
+    cells += [[own[r]] + [mixed[(r, col)] for col in col_seeds] for r in row_seeds]
+    save_png(outdir / "grid.png", grid(cells), dict(meta, rows=row_seeds, cols=col_seeds))
+    click.echo(f"wrote grid.png and {len(mixed) + len(seeds)} cells to {outdir}")
+
+
+@main.command()
+@click.argument("path")
+def info(path):
+    """Describe a network file: format, shapes, layers, parameters."""
+    from model.io import load
+
+    model = load(path)
+    G = model.G
+    syn = G.init_kwargs["synthesis_kwargs"]
+    rows = [("file", str(model.path)), ("format", model.format), ("model id", model.model_id),
+            ("resolution", f"{G.img_resolution} x {G.img_resolution}, {G.img_channels} channel(s)"),
+            ("latents", f"z_dim {G.z_dim}, w_dim {G.w_dim}, c_dim {G.c_dim}, num_ws {G.num_ws}"),
+            ("mapping", f"{G.mapping.num_layers} layers"),
+            ("synthesis", f"{syn.get('architecture', 'skip')}, channel_base {syn.get('channel_base', 32768)}, "
+                          f"channel_max {syn.get('channel_max', 512)}, conv_clamp {syn.get('conv_clamp')}"),
+            ("parameters", f"{sum(p.numel() for p in G.parameters()):,}")]
+    for k, v in rows:
+        click.echo(f"{k:<12}{v}")
+    click.echo(f"\n{'block':<8}{'res':>6}{'channels':>10}  {'w indices':<12}{'fp16 on cuda':<14}")
+    w_idx = 0
+    for block in G.synthesis.blocks():
+        used = block.num_conv + block.num_torgb
+        ch = block.conv1.weight.shape[0]
+        click.echo(f"b{block.resolution:<7}{block.resolution:>6}{ch:>10}  {f'{w_idx}-{w_idx + used - 1}':<12}"
+                   f"{'yes' if block.use_fp16 else 'no':<14}")
+        w_idx += block.num_conv
+
+
+@main.command()
+@click.argument("src")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--networks", "names", default="G,D,G_ema", show_default=True,
+              help="Which networks to keep (G_ema alone is enough to render).")
+def convert(src, dest, names):
+    """Convert an NVlabs pickle (or our file) into our data-only safetensors format."""
+    from model.io import load, save_networks
+
+    which = tuple(n.strip() for n in names.split(",") if n.strip())
+    if Path(src).resolve() == dest.resolve():
+        raise BadInput("SRC and DEST are the same file")
+    model = load(src, which=which)
+    save_networks(dest, model.networks, dict(model.metadata, source=Path(src).name, source_format=model.format))
+    click.echo(f"wrote {dest} ({', '.join(which)}; model id {model.model_id[:12]})")

@@ -1,0 +1,64 @@
+"""From seeds or w latents to uint8 images, with NVlabs' conventions (spec §5).
+
+`generate.py` maps each seed with batch 1 and converts with `trunc(clamp(x*127.5 + 128))`; doing the same on
+the exact path is what makes our PNGs pixel-equal to theirs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import ModelError
+from .latents import one_hot, seed_to_z
+
+NOISE_MODES = ("const", "random", "none")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto` = cuda, then mps, then cpu; an explicit device that is missing is a one-line error."""
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if has[d]))
+    if name not in has:
+        raise ModelError(f"unknown device '{name}' (choose auto, cpu, cuda or mps)")
+    if not has[name]:
+        raise ModelError(f"device '{name}' is not available on this machine")
+    return torch.device(name)
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] float in [-1, 1] -> [N, H, W, C] uint8, rounding half up exactly as generate.py does."""
+    img = img.float().permute(0, 2, 3, 1)
+    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def label(G, class_idx: int | None, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(one_hot(class_idx, G.c_dim)).to(device)
+
+
+@torch.inference_mode()
+def seed_ws(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,
+            device: torch.device | None = None) -> torch.Tensor:
+    """[1, num_ws, w_dim] for one seed: z drawn in float64 (RandomState), made fp32 on the CPU, then moved.
+
+    The mapping would round to fp32 anyway; doing it first lets devices without float64 (MPS) work.
+    """
+    device = device or next(G.parameters()).device
+    z = torch.from_numpy(seed_to_z(seed, G.z_dim)).float().to(device)
+    return G.mapping(z, label(G, class_idx, device), truncation_psi=psi, truncation_cutoff=cutoff)
+
+
+@torch.inference_mode()
+def synthesize(G, ws: torch.Tensor, noise_mode: str = "const") -> np.ndarray:
+    """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C] on the exact fp32 path (fp32 on every device)."""
+    if noise_mode not in NOISE_MODES:
+        raise ModelError(f"unknown noise mode '{noise_mode}' (choose {', '.join(NOISE_MODES)})")
+    device = next(G.parameters()).device
+    return to_uint8(G.synthesis(ws.to(device), noise_mode=noise_mode, force_fp32=True))
+
+
+def render_seed(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,
+                noise_mode: str = "const") -> np.ndarray:
+    """One seed -> uint8 [H, W, C], the same pixels as NVlabs' generate.py on the CPU."""
+    return synthesize(G, seed_ws(G, seed, psi, cutoff, class_idx), noise_mode)[0]
