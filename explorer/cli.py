@@ -46,9 +46,13 @@ def load_generator(network: str, device: str):
 
 
 def check_class(G, class_idx: int | None) -> int | None:
+    """Fail before any work if a conditional net has no valid class; drop a class an unconditional net ignores."""
+    from model.latents import one_hot
+
     if G.c_dim == 0 and class_idx is not None:
         click.echo("warning: --class is ignored: the network is unconditional", err=True)
         return None
+    one_hot(class_idx, G.c_dim)
     return class_idx
 
 
