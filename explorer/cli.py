@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 from model.errors import ModelError
 
@@ -122,20 +121,20 @@ def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device)
     """Style-mixing grid as NVlabs' style_mixing.py: grid.png plus every cell as ROW-COL.png."""
     import torch
 
-    from model.latents import parse_range, seed_to_z
+    from model.latents import parse_range, seeds_to_z
     from model.render import label, synthesize
 
     from .images import grid, save_png
 
     row_seeds, col_seeds, col_styles = parse_range(rows), parse_range(cols), parse_range(styles)
     model, G = load_generator(network, device)
-    if col_styles[-1] >= G.num_ws:
+    if max(col_styles) >= G.num_ws:
         raise BadInput(f"--styles {styles} is out of range: this network has w indices 0-{G.num_ws - 1}")
     class_idx = check_class(G, class_idx)
     dev = next(G.parameters()).device
     seeds = list(set(row_seeds + col_seeds))  # one mapping batch over distinct seeds, as style_mixing.py
     with torch.inference_mode():
-        z = torch.from_numpy(np.concatenate([seed_to_z(s, G.z_dim) for s in seeds])).float().to(dev)
+        z = torch.from_numpy(seeds_to_z(seeds, G.z_dim)).float().to(dev)
         c = label(G, class_idx, dev).repeat(len(seeds), 1)
         ws = G.mapping(z, c)
         w_avg = G.mapping.w_avg
