@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
+
+from model.io.atomic import atomic_write
 
 META_KEY = "stylegan-explorer"
 
@@ -25,19 +25,6 @@ def version() -> str:
         return dist_version("stylegan-explorer")
     except PackageNotFoundError:
         return "unknown"
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call write(tmp_path) on a temp file beside `path`, then rename it over `path`; nothing half-written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_png(path: str | os.PathLike, pixels: np.ndarray, metadata: dict | None = None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ..networks import Discriminator, Generator
+from .atomic import atomic_write
 
 FORMAT = "stylegan-explorer/1"
 HEADER_KEY = "stylegan-explorer"
@@ -33,14 +33,7 @@ def save_networks(path: str | os.PathLike, networks: dict[str, nn.Module], metad
         header["networks"][name] = {"class": type(net).__name__, "init_kwargs": net.init_kwargs}
         for key, t in net.state_dict().items():
             tensors[f"{name}.{key}"] = t.detach().to("cpu", torch.float32).contiguous()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={HEADER_KEY: json.dumps(header)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={HEADER_KEY: json.dumps(header)}))
 
 
 def read_header(path: str | os.PathLike) -> dict:
