@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import ModelError
 from ..networks import Discriminator, Generator
 from .atomic import atomic_write
+from .build import build_network, check_size_keywords
 
 FORMAT = "stylegan-explorer/1"
 HEADER_KEY = "stylegan-explorer"
@@ -56,7 +57,7 @@ def read_header(path: str | os.PathLike) -> dict:
 
 
 def read_networks(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",)) -> tuple[dict[str, nn.Module], dict]:
-    """Rebuild the requested networks from their recorded keywords and load their weights strictly."""
+    """Rebuild the requested networks from their recorded keywords and adopt their checked tensors."""
     header = read_header(path)
     stored = header["networks"]
     missing = [n for n in which if n not in stored]
@@ -66,30 +67,18 @@ def read_networks(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",)) 
     networks = {}
     try:
         with safe_open(str(path), framework="pt") as f:
-            keys = set(f.keys())
             for name in which:
                 spec = stored[name]
                 cls = CLASSES.get(spec.get("class"))
                 if cls is None:
                     raise ModelError(f"unsupported network: class {spec.get('class')!r}")
-                net = cls(**spec["init_kwargs"])
-                state = {}
-                for key, expected in net.state_dict().items():
-                    full = f"{name}.{key}"
-                    if full not in keys:
-                        raise ModelError(f"incompatible weights: missing '{key}'")
-                    t = f.get_tensor(full)
-                    if list(t.shape) != list(expected.shape):
-                        raise ModelError(f"incompatible weights: '{key}' has shape {list(t.shape)}, "
-                                         f"expected {list(expected.shape)}")
-                    state[key] = t
-                extra = sorted(k for k in keys if k.startswith(f"{name}.") and k[len(name) + 1:] not in state)
-                if extra:
-                    raise ModelError(f"incompatible weights: unexpected '{extra[0][len(name) + 1:]}'")
-                net.load_state_dict(state, strict=True)
-                networks[name] = net.eval().requires_grad_(False)
+                kwargs = spec.get("init_kwargs")
+                if not isinstance(kwargs, dict) or "img_resolution" not in kwargs:
+                    raise ModelError(f"unsupported network: {name} in {Path(path).name} has no constructor keywords")
+                check_size_keywords(name, kwargs)
+                prefix = f"{name}."
+                tensors = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+                networks[name] = build_network(name, cls, kwargs, tensors)
     except (SafetensorError, OSError) as e:
         raise ModelError(f"corrupt file: {Path(path).name} ({e})") from None
-    except TypeError as e:
-        raise ModelError(f"unsupported network: bad constructor keywords in {Path(path).name} ({e})") from None
     return networks, header.get("metadata", {})

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
-from ..layers import fir_filter
 from ..networks import Discriminator, Generator
+from .build import build_network, check_size_keywords
 from .safe_unpickle import DEFAULT_LIMITS, EasyDict, Limits, PersistentObject, TFNetwork, read_pickle
 
 FAMILY_SG2A = "stylegan2-ada"
@@ -36,8 +36,6 @@ SG3_FP16_DEFAULTS = {"num_fp16_res": 4, "conv_clamp": 256}  # stylegan3's class 
 SG3_W_AVG_BETA = 0.998
 # Plain attributes of the pickled modules that must agree with the network built from the keywords (§6.6 step 3).
 CROSS_CHECKED = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "num_ws", "use_fp16", "conv_clamp")
-MAX_RESOLUTION = 1 << 16
-MAX_MAPPING_LAYERS = 64
 
 
 @dataclass
@@ -73,8 +71,8 @@ def read_nvlabs_pickle(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema
         kwargs = _constructor_kwargs(rec, families[name], limits.max_depth)
         tensors, modules = flat[name]
         result.kwargs[name] = kwargs
-        result.networks[name] = _load_network(name, Discriminator if name == "D" else Generator, kwargs,
-                                              _unshared(tensors, used), modules)
+        result.networks[name] = build_network(name, Discriminator if name == "D" else Generator, kwargs,
+                                              _unshared(tensors, used), lambda net, m=modules: _check_modules(net, m))
     tsk = top.get("training_set_kwargs")
     if isinstance(tsk, dict):
         result.training_set_kwargs = _plain(tsk, limits.max_depth, "training_set_kwargs")
@@ -239,55 +237,8 @@ def _constructor_kwargs(rec: PersistentObject, family: str, max_depth: int) -> d
             (kw if is_d else kw["synthesis_kwargs"]).setdefault(key, value)
         if not is_d:
             kw["mapping_kwargs"].setdefault("w_avg_beta", SG3_W_AVG_BETA)
-    _check_size_keywords(rec.class_name, kw)
+    check_size_keywords(rec.class_name, kw)
     return kw
-
-
-def _check_size_keywords(class_name: str, kw: dict) -> None:
-    """Keywords that set how many modules exist are bounded before anything is built, even on the meta device."""
-    res, layers = kw["img_resolution"], kw["mapping_kwargs"].get("num_layers", 8)
-    if type(res) is not int or not 4 <= res <= MAX_RESOLUTION:
-        raise ModelError(f"unsupported network: {class_name} img_resolution {res!r:.40}")
-    if type(layers) is not int or not 0 <= layers <= MAX_MAPPING_LAYERS:
-        raise ModelError(f"unsupported network: {class_name} mapping num_layers {layers!r:.40}")
-
-
-def _load_network(name: str, cls: type[nn.Module], kwargs: dict, tensors: dict[str, torch.Tensor],
-                  modules: dict[str, PersistentObject]) -> nn.Module:
-    try:
-        with torch.device("meta"):
-            net = cls(**kwargs)
-    except ModelError:
-        raise
-    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, OverflowError) as e:
-        raise ModelError(f"unsupported network: cannot build {name} from its keywords ({e})") from None
-    _check_tensors(net, tensors)
-    _check_modules(net, modules)
-    net.load_state_dict(tensors, strict=True, assign=True)
-    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
-        raise RuntimeError(f"{cls.__name__} has tensors outside its state dict; they cannot be loaded from a pickle")
-    return net.eval().requires_grad_(False)
-
-
-def _check_tensors(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    """Strict name set, shapes, fp32 and the exact FIR filter (§6.6 steps 1-2)."""
-    expected = {k: list(v.shape) for k, v in net.state_dict().items()}
-    for key in expected:
-        if key not in tensors:
-            raise ModelError(f"incompatible weights: missing '{key}'")
-    for key in tensors:
-        if key not in expected:
-            raise ModelError(f"incompatible weights: unexpected '{key}'")
-    fir = fir_filter()
-    for key, shape in expected.items():
-        t = tensors[key]
-        if list(t.shape) != shape:
-            raise ModelError(f"incompatible weights: '{key}' has shape {list(t.shape)}, expected {shape}")
-        if t.dtype != torch.float32:
-            raise ModelError(f"incompatible weights: '{key}' is {str(t.dtype).removeprefix('torch.')}, "
-                             "expected float32")
-        if key.endswith("resample_filter") and not torch.equal(t, fir):
-            raise ModelError(f"incompatible weights: '{key}' is not the [1, 3, 3, 1] resample filter")
 
 
 def _check_modules(net: nn.Module, modules: dict[str, PersistentObject]) -> None:

@@ -1,0 +1,67 @@
+"""Turning checked tensors into a network, shared by every file format we read.
+
+The network is first built on the meta device (no memory, no random init), so a file cannot make us allocate
+anything before its tensors have been checked against the architecture its keywords describe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..layers import fir_filter
+
+MAX_RESOLUTION = 1 << 16
+MAX_MAPPING_LAYERS = 64
+
+
+def check_size_keywords(class_name: str, kw: dict) -> None:
+    """Keywords that set how many modules exist are bounded before anything is built, even on the meta device."""
+    res, layers = kw["img_resolution"], (kw.get("mapping_kwargs") or {}).get("num_layers", 8)
+    if type(res) is not int or not 4 <= res <= MAX_RESOLUTION:
+        raise ModelError(f"unsupported network: {class_name} img_resolution {res!r:.40}")
+    if type(layers) is not int or not 0 <= layers <= MAX_MAPPING_LAYERS:
+        raise ModelError(f"unsupported network: {class_name} mapping num_layers {layers!r:.40}")
+
+
+def build_network(name: str, cls: type[nn.Module], kwargs: dict, tensors: dict[str, torch.Tensor],
+                  extra_check: Callable[[nn.Module], None] | None = None) -> nn.Module:
+    """Build on the meta device, check the tensors strictly, then adopt them (no random init, no copy)."""
+    try:
+        with torch.device("meta"):
+            net = cls(**kwargs)
+    except ModelError:
+        raise
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, OverflowError) as e:
+        raise ModelError(f"unsupported network: cannot build {name} from its keywords ({e})") from None
+    check_tensors(net, tensors)
+    if extra_check is not None:
+        extra_check(net)
+    net.load_state_dict(tensors, strict=True, assign=True)
+    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
+        raise RuntimeError(f"{cls.__name__} has tensors outside its state dict; they cannot be loaded from a pickle")
+    return net.eval().requires_grad_(False)
+
+
+def check_tensors(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Strict name set, shapes, fp32 and the exact FIR filter (§6.6 steps 1-2)."""
+    expected = {k: list(v.shape) for k, v in net.state_dict().items()}
+    for key in expected:
+        if key not in tensors:
+            raise ModelError(f"incompatible weights: missing '{key}'")
+    for key in tensors:
+        if key not in expected:
+            raise ModelError(f"incompatible weights: unexpected '{key}'")
+    fir = fir_filter()
+    for key, shape in expected.items():
+        t = tensors[key]
+        if list(t.shape) != shape:
+            raise ModelError(f"incompatible weights: '{key}' has shape {list(t.shape)}, expected {shape}")
+        if t.dtype != torch.float32:
+            raise ModelError(f"incompatible weights: '{key}' is {str(t.dtype).removeprefix('torch.')}, "
+                             "expected float32")
+        if key.endswith("resample_filter") and not torch.equal(t, fir):
+            raise ModelError(f"incompatible weights: '{key}' is not the [1, 3, 3, 1] resample filter")
