@@ -1,0 +1,289 @@
+"""The render worker: the one place the explorer touches torch.
+
+One daemon thread loads the network and owns it on the best device. The UI hands it stamped requests and never
+waits: each channel ('open', 'image', 'grid', 'pins') holds only its newest request, so a burst of slider moves
+collapses into the render in flight plus the last one (latest wins). Grid thumbnails render in small batches and
+an export steps one chunk at a time, so a new interactive request is served after at most one batch or chunk.
+Results go back to the pygame loop as `RENDER_EVENT`s (pygame.event.post is thread-safe) carrying finished uint8
+arrays, so the UI thread only blits. Stale results are dropped: thumbnails of a superseded request, and anything
+requested before another file was opened (if that file fails to load, the UI asks again). An image of a
+superseded request is still posted, being newer than what is on screen: that keeps a slider drag live when
+renders are slower than mouse moves.
+
+torch uses one thread here (measured on 2 cores: a second torch thread made renders at most 20% faster but made
+the UI drop frames; see the platform notes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pygame
+import torch
+import torch.nn.functional as F
+
+from model import latents
+from model.errors import ModelError
+from model.io import load
+from model.render import pick_device, seed_ws
+
+from .export import RENDERERS, Exporter, ExportSettings
+from .state import Band, ModelInfo, Recipe
+
+RENDER_EVENT = pygame.event.custom_type()
+PRIORITY = ("open", "image", "pins", "grid")  # 'export' steps run when none of these is waiting
+
+
+@dataclass
+class Result:
+    """What one RENDER_EVENT carries (`event.result`)."""
+
+    kind: str  # 'model', 'image', 'thumbs', 'export' or 'error'
+    stamp: int
+    channel: str = ""
+    recipes: list[Recipe] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)  # uint8 [H, W, C]; thumbnails are RGB
+    ms: float = 0.0  # render time per image
+    info: ModelInfo | None = None
+    message: str = ""
+    progress: float = 0.0
+    state: str = ""  # export: running, done, cancelled, failed
+    output: str = ""
+
+
+@dataclass
+class _Request:
+    stamp: int
+    channel: str
+    recipes: list[Recipe] = field(default_factory=list)
+    size: int = 0
+    path: str = ""
+
+
+def model_info(G, name: str, model_id: str, device: torch.device, path: str = "") -> ModelInfo:
+    res = G.img_resolution
+    bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, res)) for n, r in latents.layer_ranges(res).items())
+    labels = tuple(f"{latents.resolution_of_w_index(i, res)}²" for i in range(G.num_ws))
+    return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, str(device), bands, labels, path)
+
+
+@torch.inference_mode()
+def recipe_ws(G, recipe: Recipe, device: torch.device) -> torch.Tensor:
+    """[1, num_ws, w_dim]: the seed mapped with batch 1 (as generate.py), mixed, truncated like G.mapping."""
+    if recipe.mix is None:
+        return seed_ws(G, recipe.seed, recipe.psi, recipe.cutoff, recipe.class_idx, device)
+    own = seed_ws(G, recipe.seed, 1.0, None, recipe.class_idx, device)
+    source = seed_ws(G, recipe.mix.seed, 1.0, None, recipe.class_idx, device)
+    mixed = latents.mix_styles(own, source, recipe.mix.indices)
+    return latents.truncate(mixed, G.mapping.w_avg, recipe.psi, recipe.cutoff)
+
+
+def shrink(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [N, H, W, C] -> box-filtered by the largest power of two keeping the side >= size (no-op if none)."""
+    factor = 1
+    while images.shape[1] // (factor * 2) >= size:
+        factor *= 2
+    if factor == 1:
+        return images
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = F.avg_pool2d(x, factor).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def as_rgb(images: np.ndarray) -> np.ndarray:
+    return np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images
+
+
+class Renderer:
+    """Owns the worker thread. Every public method returns at once; results arrive as RENDER_EVENTs."""
+
+    def __init__(self, device: str = "auto", precision: str = "exact", threads: int = 1, thumb_batch: int = 0,
+                 export_batch: int = 4, event_type: int = RENDER_EVENT):
+        if precision not in RENDERERS:
+            raise ModelError(f"unknown precision '{precision}' (choose {', '.join(RENDERERS)})")
+        self.device = pick_device(device)
+        self._synthesize = RENDERERS[precision]
+        self._threads = threads
+        self.thumb_batch = thumb_batch or (8 if self.device.type != "cpu" else 2)
+        self.export_batch = export_batch
+        self.event_type = event_type
+        self.G = None
+        self.images_rendered = 0  # counts every image the network produced (tests, benchmark)
+        self._stamps = itertools.count(1)
+        self._cond = threading.Condition()
+        self._pending: dict[str, _Request] = {}
+        self._latest: dict[str, int] = {}
+        self._export: Exporter | None = None
+        self._export_stamp = 0
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="sgx-render", daemon=True)
+        self._thread.start()
+
+    # -- requests (UI thread) ----------------------------------------------------------------------
+
+    def open(self, path: str | Path) -> int:
+        """Load a network file; posts a 'model' result, or an 'error' and the old model stays."""
+        stamp = self._submit(_Request(0, "open", path=str(path)))
+        with self._cond:
+            for channel in ("image", "pins", "grid"):
+                self._pending.pop(channel, None)
+        self.cancel_export()
+        return stamp
+
+    def render(self, recipe: Recipe) -> int:
+        """One image at model resolution (channel 'image')."""
+        return self._submit(_Request(0, "image", [recipe]))
+
+    def thumbs(self, channel: str, recipes: list[Recipe], size: int) -> int:
+        """RGB thumbnails, at least `size` px, posted batch by batch; replaces the channel's unfinished request."""
+        return self._submit(_Request(0, channel, list(recipes), size=size))
+
+    def export(self, settings: ExportSettings) -> int:
+        """Start a video export with the current model; its progress comes as 'export' results."""
+        with self._cond:
+            if self._export is not None:
+                raise ModelError("an export is already running")
+            if self.G is None:
+                raise ModelError("no model is open")
+            self._export = Exporter(self.G, settings, batch=self.export_batch)
+            self._export_stamp = next(self._stamps)
+            self._cond.notify()
+            return self._export_stamp
+
+    def cancel_export(self) -> None:
+        with self._cond:
+            job = self._export
+        if job is not None:
+            job.cancel()
+            with self._cond:
+                self._cond.notify()
+
+    @property
+    def exporting(self) -> bool:
+        return self._export is not None
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.cancel_export()
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _submit(self, request: _Request) -> int:
+        with self._cond:
+            if self._closing:
+                return 0
+            stamp = next(self._stamps)
+            self._pending[request.channel] = replace(request, stamp=stamp)
+            self._latest[request.channel] = stamp
+            self._cond.notify()
+            return stamp
+
+    # -- worker thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        torch.set_num_threads(self._threads)
+        while True:
+            with self._cond:
+                while not (self._closing or self._pending or self._export is not None):
+                    self._cond.wait()
+                if self._closing:
+                    break
+                channel = next((c for c in PRIORITY if c in self._pending), None)
+                request = self._pending.pop(channel) if channel else None
+            try:
+                if request is None:
+                    self._step_export()
+                elif request.channel == "open":
+                    self._open(request)
+                elif request.channel == "image":
+                    self._image(request)
+                else:
+                    self._thumbs(request)
+            except Exception as e:  # noqa: BLE001 - the worker must survive anything and say what happened
+                stamp = request.stamp if request else self._export_stamp
+                if not isinstance(e, ModelError | OSError):
+                    traceback.print_exc()
+                self._post(Result("error", stamp, request.channel if request else "export", message=_one_line(e)))
+        if self._export is not None:
+            self._export.cancel()
+
+    def _open(self, request: _Request) -> None:
+        model = load(request.path)
+        G = model.G.to(self.device).eval().requires_grad_(False)
+        info = model_info(G, model.name, model.model_id, self.device, str(model.path))
+        with self._cond:
+            if self._latest.get("open") != request.stamp:
+                return  # another file was dropped meanwhile
+            self.G = G
+        self._post(Result("model", request.stamp, "open", info=info))
+
+    def _image(self, request: _Request) -> None:
+        G = self.G
+        if G is None or self._superseded_model(request):
+            return
+        start = time.perf_counter()
+        ws = recipe_ws(G, request.recipes[0], self.device)
+        image = self._synthesize(G, ws, request.recipes[0].noise_mode)[0]
+        self.images_rendered += 1
+        ms = (time.perf_counter() - start) * 1000
+        if not self._superseded_model(request):
+            self._post(Result("image", request.stamp, "image", request.recipes, [image], ms))
+
+    def _thumbs(self, request: _Request) -> None:
+        G = self.G
+        if G is None or self._superseded_model(request):
+            return
+        batch, rest = request.recipes[:self.thumb_batch], request.recipes[self.thumb_batch:]
+        start = time.perf_counter()
+        images = []
+        for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
+            group = [r for r in batch if r.noise_mode == noise_mode]
+            ws = torch.cat([recipe_ws(G, r, self.device) for r in group])
+            images += zip(group, shrink(as_rgb(self._synthesize(G, ws, noise_mode)), request.size), strict=True)
+        self.images_rendered += len(batch)
+        ms = (time.perf_counter() - start) * 1000 / max(len(batch), 1)
+        order = {r: i for i, r in enumerate(batch)}
+        images.sort(key=lambda pair: order[pair[0]])
+        with self._cond:
+            current = self._latest.get(request.channel) == request.stamp and not self._superseded_model(request)
+            if current and rest and request.channel not in self._pending:
+                self._pending[request.channel] = replace(request, recipes=rest)
+        if current:
+            self._post(Result("thumbs", request.stamp, request.channel, [r for r, _ in images],
+                              [im for _, im in images], ms))
+
+    def _step_export(self) -> None:
+        job = self._export
+        try:
+            progress = job.step()
+        except Exception:
+            with self._cond:
+                self._export = None
+            raise
+        self._post(Result("export", self._export_stamp, "export", progress=progress, state=job.state,
+                          output=str(job.output), images=[job.preview] if job.preview is not None else []))
+        if job.finished:
+            with self._cond:
+                self._export = None
+
+    def _superseded_model(self, request: _Request) -> bool:
+        """Another file was asked for after this request: its result would belong to a model on its way out."""
+        return self._latest.get("open", 0) > request.stamp
+
+    def _post(self, result: Result) -> None:
+        try:
+            pygame.event.post(pygame.event.Event(self.event_type, result=result))
+        except pygame.error:  # the display was shut down under us: nobody is listening any more
+            pass
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

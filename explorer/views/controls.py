@@ -1,0 +1,259 @@
+"""The controls panel (pygame_gui): truncation, noise, class, style mixing, and the main actions.
+
+Widgets only report what the user did, as action tuples for the app; the state is the truth, and `sync` moves
+the widgets to it after undo, pin recall or presets. A pygame_gui drop-down cannot change its selection or options
+in place, so `sync` recreates just that drop-down when its selection or options must change (building the whole
+panel takes ~100 ms, a visible hitch).
+"""
+
+from __future__ import annotations
+
+import pygame
+import pygame_gui
+from pygame import Rect
+from pygame_gui.elements import (
+    UIButton,
+    UIDropDownMenu,
+    UIHorizontalSlider,
+    UILabel,
+    UIPanel,
+    UITextEntryLine,
+)
+
+from ..state import NOISE_MODES, PSI_RANGE, Explorer, layer_text
+from .draw import elide_left, font, home_relative
+
+PAD = 16
+ROW = 26
+
+
+class ControlsPanel:
+    def __init__(self, manager: pygame_gui.UIManager, rect: Rect, state: Explorer, save_dir: str,
+                 mix_pin: int | None = None):
+        self.manager = manager
+        self.mix_pin = mix_pin  # the pin last chosen as mix source, shown while its seed is the source
+        self.panel = UIPanel(Rect(rect), starting_height=1, manager=manager, object_id="#controls")
+        self.width = rect.width - 2 * PAD
+        self.y = 12
+        self.labels: dict[str, UILabel] = {}
+        self.values: dict[str, str] = {}
+        info, c = state.model, state.controls
+
+        self._heading("Seed")
+        self._value_row("seed", "", big=True)
+        self.goto = self._button("Go to…  G", PAD + self.width - 196, 92, self.y - ROW - 2, "Go to a seed (G)")
+        self.random = self._button("Random", PAD + self.width - 100, 100, self.y - ROW - 2, "A random seed (Space)")
+        self.y += 6
+
+        self._heading("Truncation")
+        self._value_row("psi", "Truncation ψ")
+        self.psi = self._slider(c.psi, PSI_RANGE, 0.05)
+        self._value_row("cutoff", "Apply to w")
+        self.cutoff = self._slider(info.num_ws if c.cutoff is None else c.cutoff, (0, info.num_ws), 1)
+
+        self._heading("Rendering")
+        UILabel(Rect(PAD, self.y, 90, ROW), "Noise", manager, container=self.panel, object_id="#name")
+        self.noise_rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
+        self.noise, self.noise_key = None, None
+        self.y += ROW + 6
+        self.klass = None
+        if info.c_dim:
+            self._value_row("class", "Class")
+            if info.c_dim > 1:
+                self.klass = self._slider(c.class_idx or 0, (0, info.c_dim - 1), 1)
+
+        self._heading("Style mixing")
+        UILabel(Rect(PAD, self.y, 70, ROW), "Source", manager, container=self.panel, object_id="#name")
+        self.mix_rect = Rect(PAD + 70, self.y, 118, ROW)
+        self.mix_source, self.mix_key = None, None
+        self.mix_seed = UITextEntryLine(Rect(PAD + self.width - 76, self.y, 76, ROW), manager, container=self.panel,
+                                        placeholder_text="seed")
+        self.mix_seed.set_allowed_characters("numbers")
+        if c.mix_seed is not None:
+            self.mix_seed.set_text(str(c.mix_seed))
+        self.y += ROW + 6
+        self._value_row("layers", "Layers from source")
+        last = info.num_ws - 1
+        self.mix_first = self._labelled_slider("first", c.mix_first, last)
+        self.mix_last = self._labelled_slider("last", c.mix_last, last)
+        self.y += 2
+        self.bands: dict[UIButton, str] = {}
+        width = (self.width - 8 * (len(info.bands) - 1)) // max(len(info.bands), 1)
+        for i, band in enumerate(info.bands):
+            x = PAD + i * (width + 8)
+            UILabel(Rect(x, self.y, width, 18), band.name, manager, container=self.panel, object_id="#small")
+            button = UIButton(Rect(x, self.y + 18, width, ROW), band.label, manager, container=self.panel,
+                              tool_tip_text=f"Take the {band.name} layers, w {band.first}–{band.last}, "
+                                            "from the source")
+            self.bands[button] = band.name
+        self.y += 18 + ROW + 12
+
+        self._heading("Image")
+        third = (self.width - 16) // 3
+        self.pin = self._button("Pin  P", PAD, third, self.y, "Pin the current image (P)")
+        self.save = self._button("Save  S", PAD + third + 8, third, self.y, "Save a PNG (S)")
+        self.export = self._button("Video  E", PAD + 2 * (third + 8), third, self.y, "Export a video (E)")
+        self.y += ROW + 8
+        UILabel(Rect(PAD, self.y, 120, ROW), "Saves go to", manager, container=self.panel, object_id="#name")
+        self.save_dir_button = self._button("Change…", PAD + self.width - 78, 78, self.y, "Choose the save folder")
+        self.y += ROW
+        self.save_dir_label = UILabel(Rect(PAD, self.y, self.width, 20), "", manager, container=self.panel,
+                                      object_id="#path")
+        self.y += 24
+
+        self._heading("Model")
+        UILabel(Rect(PAD, self.y, self.width - 100, ROW), info.name, manager, container=self.panel,
+                object_id="#name")
+        UILabel(Rect(PAD + self.width - 100, self.y, 100, ROW), f"id {info.model_id[:8]}", manager,
+                container=self.panel, object_id="#path_right")
+        self.y += ROW - 4
+        kind = f"{info.c_dim} classes" if info.c_dim else "unconditional"
+        details = f"{info.resolution}×{info.resolution}  ·  {info.num_ws} w vectors  ·  {kind}"
+        UILabel(Rect(PAD, self.y, self.width, 20), details, manager, container=self.panel, object_id="#path")
+        self.y += 28
+        half = (self.width - 8) // 2
+        self.open = self._button("Open network…  O", PAD, half, self.y, "Open a network file (O), or drop one")
+        self.help = self._button("Help  F1", PAD + half + 8, half, self.y, "Keys and mouse (F1)")
+        self.y += ROW
+        self.sync(state, save_dir)
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def _heading(self, title: str) -> None:
+        self.y += 4
+        UILabel(Rect(PAD, self.y, self.width, 20), title.upper(), self.manager, container=self.panel,
+                object_id="#heading")
+        self.y += 22
+
+    def _value_row(self, key: str, name: str, big: bool = False) -> None:
+        if name:
+            UILabel(Rect(PAD, self.y, self.width - 110, ROW), name, self.manager, container=self.panel,
+                    object_id="#name")
+            rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
+        else:
+            rect = Rect(PAD, self.y, self.width - 200, ROW + 4)
+        self.labels[key] = UILabel(rect, "", self.manager, container=self.panel,
+                                   object_id="#big_value" if big else "#value")
+        self.y += ROW + (4 if big else 0)
+
+    def _slider(self, value, value_range, step) -> UIHorizontalSlider:
+        slider = UIHorizontalSlider(Rect(PAD, self.y, self.width, 22), value, value_range, self.manager,
+                                    container=self.panel, click_increment=step)
+        self.y += 22 + 8
+        return slider
+
+    def _labelled_slider(self, name: str, value: int, last: int) -> UIHorizontalSlider:
+        UILabel(Rect(PAD, self.y, 40, 22), name, self.manager, container=self.panel, object_id="#small")
+        slider = UIHorizontalSlider(Rect(PAD + 44, self.y, self.width - 44, 22), value, (0, last), self.manager,
+                                    container=self.panel, click_increment=1)
+        self.y += 22 + 6
+        return slider
+
+    def _button(self, label: str, x: int, w: int, y: int, tip: str) -> UIButton:
+        return UIButton(Rect(x, y, w, ROW), label, self.manager, container=self.panel, tool_tip_text=tip)
+
+    def kill(self) -> None:
+        self.panel.kill()
+
+    def move(self, rect: Rect) -> None:
+        """Follow a window resize without rebuilding (the panel's height only changes its background)."""
+        self.panel.set_position(rect.topleft)
+        self.panel.set_dimensions(rect.size)
+
+    # -- state -> widgets --------------------------------------------------------------------------
+
+    def _sync_dropdowns(self, state: Explorer) -> None:
+        c = state.controls
+        if self.noise_key != c.noise_mode:
+            if self.noise is not None:
+                self.noise.kill()
+            self.noise = UIDropDownMenu(list(NOISE_MODES), c.noise_mode, self.noise_rect, self.manager,
+                                        container=self.panel)
+            self.noise_key = c.noise_mode
+        pin = self._shown_pin(state)
+        key = (c.mix_seed is None, pin, tuple(p.name for p in state.pins))
+        if self.mix_key != key:
+            if self.mix_source is not None:
+                self.mix_source.kill()
+            options = [("none", "none"), ("seed", "seed")] + [(f"pin: {p.name}", f"pin:{i}")
+                                                              for i, p in enumerate(state.pins)]
+            start = options[0] if c.mix_seed is None else options[1] if pin is None else options[2 + pin]
+            self.mix_source = UIDropDownMenu(options, start, self.mix_rect, self.manager, container=self.panel,
+                                             expansion_height_limit=220)
+            self.mix_key = key
+
+    def _shown_pin(self, state: Explorer) -> int | None:
+        """The pin the source drop-down names: the one last picked, while the source is still its seed."""
+        pin, seed = self.mix_pin, state.controls.mix_seed
+        if pin is not None and pin < len(state.pins) and seed is not None and state.pins[pin].recipe.seed == seed:
+            return pin
+        return None
+
+    def sync(self, state: Explorer, save_dir: str) -> None:
+        """Move labels and sliders to the state (cheap when nothing changed)."""
+        c, info = state.controls, state.model
+        cutoff = info.num_ws if c.cutoff is None else c.cutoff
+        self._sync_dropdowns(state)
+        self._set("seed", f"{state.seed}")
+        self._set("psi", f"{c.psi:.2f}")
+        self._set("cutoff", f"all {info.num_ws}" if c.cutoff is None else f"first {cutoff} of {info.num_ws}")
+        if info.c_dim:
+            self._set("class", f"{c.class_idx} of 0–{info.c_dim - 1}")
+        span = layer_text(c.mix_first, c.mix_last, info.index_labels)
+        self._set("layers", span if c.mix_seed is not None else f"{span}, off")
+        self._slide(self.psi, c.psi, 0.005)
+        self._slide(self.cutoff, cutoff, 0.5)
+        if self.klass is not None:
+            self._slide(self.klass, c.class_idx or 0, 0.5)
+        self._slide(self.mix_first, c.mix_first, 0.5)
+        self._slide(self.mix_last, c.mix_last, 0.5)
+        if c.mix_seed is not None and self.mix_seed.get_text() != str(c.mix_seed) and not self.mix_seed.is_focused:
+            self.mix_seed.set_text(str(c.mix_seed))
+        if self.values.get("save_dir") != save_dir:
+            self.values["save_dir"] = save_dir
+            self.save_dir_label.set_text(elide_left(home_relative(save_dir), self.width, font(12)))
+            self.save_dir_label.set_tooltip(save_dir)
+
+    def _set(self, key: str, value: str) -> None:
+        if self.values.get(key) != value:
+            self.values[key] = value
+            self.labels[key].set_text(value)
+
+    @staticmethod
+    def _slide(slider: UIHorizontalSlider, value: float, tolerance: float) -> None:
+        if abs(slider.current_value - value) > tolerance:
+            slider.set_current_value(value, warn=False)
+
+    # -- widgets -> actions ------------------------------------------------------------------------
+
+    def handle(self, event: pygame.event.Event) -> tuple | None:
+        element = getattr(event, "ui_element", None)
+        if event.type == pygame_gui.UI_HORIZONTAL_SLIDER_MOVED:
+            names = {self.psi: "psi", self.cutoff: "cutoff", self.klass: "class", self.mix_first: "mix_first",
+                     self.mix_last: "mix_last"}
+            if element in names:
+                return (names[element], event.value)
+        elif event.type == pygame_gui.UI_BUTTON_PRESSED:
+            if element in self.bands:
+                return ("band", self.bands[element])
+            names = {self.goto: "goto", self.random: "random", self.pin: "pin", self.save: "save",
+                     self.export: "export", self.save_dir_button: "save_dir", self.open: "open", self.help: "help"}
+            if element in names:
+                return (names[element],)
+        elif event.type == pygame_gui.UI_DROP_DOWN_MENU_CHANGED:
+            if element is self.noise:
+                return ("noise", event.text)
+            if element is self.mix_source:
+                option = event.selected_option_id
+                self.mix_pin = int(option[4:]) if option.startswith("pin:") else None
+                if option == "seed":
+                    return ("mix_seed", self._typed_seed())
+                return ("mix_none",) if option == "none" else ("mix_pin", self.mix_pin)
+        elif event.type == pygame_gui.UI_TEXT_ENTRY_FINISHED and element is self.mix_seed:
+            self.mix_pin = None
+            return ("mix_seed", self._typed_seed())
+        return None
+
+    def _typed_seed(self) -> int | None:
+        digits = self.mix_seed.get_text().strip()
+        return int(digits) if digits else None

@@ -1,0 +1,61 @@
+"""Small dialogs: error / warning messages, a one-line text prompt (go to seed, rename pin), file pickers."""
+
+from __future__ import annotations
+
+import html
+
+import pygame
+import pygame_gui
+from pygame import Rect
+from pygame_gui.elements import UIButton, UILabel, UITextEntryLine, UIWindow
+from pygame_gui.windows import UIFileDialog, UIMessageWindow
+
+
+def centred(manager: pygame_gui.UIManager, w: int, h: int) -> Rect:
+    sw, sh = manager.window_resolution
+    w, h = min(w, sw), min(h, sh)
+    return Rect((sw - w) // 2, (sh - h) // 2, w, h)
+
+
+def show_message(manager: pygame_gui.UIManager, title: str, message: str) -> UIMessageWindow:
+    return UIMessageWindow(centred(manager, 440, 220), html.escape(message), manager, window_title=title,
+                           always_on_top=True)
+
+
+class TextDialog:
+    """A window with one text line; Enter or OK gives (action, text, payload), Esc or Cancel closes it."""
+
+    def __init__(self, manager: pygame_gui.UIManager, title: str, prompt: str, initial: str, action: str,
+                 payload=None, numbers: bool = False):
+        self.action, self.payload = action, payload
+        self.window = UIWindow(centred(manager, 360, 170), manager, window_display_title=title,
+                               always_on_top=True)
+        UILabel(Rect(12, 10, 320, 24), prompt, manager, container=self.window, object_id="#name")
+        self.entry = UITextEntryLine(Rect(12, 38, 320, 30), manager, container=self.window)
+        if numbers:
+            self.entry.set_allowed_characters("numbers")
+        self.entry.set_text(initial)
+        self.entry.focus()
+        self.ok = UIButton(Rect(160, 80, 80, 28), "OK", manager, container=self.window)
+        self.cancel = UIButton(Rect(252, 80, 80, 28), "Cancel", manager, container=self.window)
+
+    @property
+    def alive(self) -> bool:
+        return self.window.alive()
+
+    def handle(self, event: pygame.event.Event) -> tuple | None:
+        element = getattr(event, "ui_element", None)
+        if (event.type == pygame_gui.UI_TEXT_ENTRY_FINISHED and element is self.entry) or \
+                (event.type == pygame_gui.UI_BUTTON_PRESSED and element is self.ok):
+            value = self.entry.get_text()
+            self.window.kill()
+            return (self.action, value, self.payload)
+        if event.type == pygame_gui.UI_BUTTON_PRESSED and element is self.cancel:
+            self.window.kill()
+        return None
+
+
+def file_dialog(manager: pygame_gui.UIManager, title: str, initial: str, directories: bool) -> UIFileDialog:
+    return UIFileDialog(centred(manager, 560, 440), manager, window_title=title, initial_file_path=initial,
+                        allow_existing_files_only=not directories, allow_picking_directories=directories,
+                        always_on_top=True)

@@ -1,0 +1,42 @@
+"""The help overlay: every key and mouse action in one table (the README shows the same table)."""
+
+from __future__ import annotations
+
+import pygame
+from pygame import Rect
+
+from .draw import ACCENT, DIM, LINE, PANEL, TEXT, text
+
+KEYS = (
+    ("arrow keys", "move through the seeds (large view: previous / next seed)"),
+    ("PgUp PgDn, wheel", "previous / next page of seeds"),
+    ("Space", "random seed"),
+    ("Enter, click", "open the selected seed in the large view"),
+    ("G", "go to a seed"),
+    ("P", "pin the current image"),
+    ("Delete, Backspace", "unpin the current image"),
+    ("click / drag / × on a pin", "recall / reorder / remove it; double-click or F2 renames"),
+    ("S", "save the current image as a PNG that records its recipe"),
+    ("E", "export a video through the pins"),
+    ("O, drop a file", "open a network file"),
+    ("Ctrl+Z, Cmd+Z", "undo (sliders, pins)"),
+    ("F1, H", "this help"),
+    ("Esc", "back / close / quit"),
+)
+
+
+def draw_help(surface: pygame.Surface) -> None:
+    shade = pygame.Surface(surface.get_size(), pygame.SRCALPHA)
+    shade.fill((0, 0, 0, 170))
+    surface.blit(shade, (0, 0))
+    row, key_w = 30, 230
+    box = Rect(0, 0, 760, 90 + row * len(KEYS))
+    box.center = surface.get_rect().center
+    pygame.draw.rect(surface, PANEL, box, border_radius=8)
+    pygame.draw.rect(surface, LINE, box, 1, border_radius=8)
+    text(surface, "Keyboard and mouse", (box.left + 28, box.top + 20), 20, TEXT, bold=True)
+    for i, (key, action) in enumerate(KEYS):
+        y = box.top + 64 + i * row
+        text(surface, key, (box.left + 28, y), 15, ACCENT, bold=True)
+        text(surface, action, (box.left + 28 + key_w, y), 15, TEXT, max_width=box.width - key_w - 56)
+    text(surface, "press any key to close", (box.centerx, box.bottom - 24), 13, DIM, anchor="midtop")

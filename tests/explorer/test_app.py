@@ -1,0 +1,380 @@
+"""The explorer window, headless: driven by posted events and `App.step`, waiting only through `pump_until`.
+
+Posted events do not move pygame's mouse, so every mouse event carries its own `pos`. Where a test needs the
+worker to be busy (rapid slider moves, cancelling an export) the worker is held at a gate inside its synthesis
+call, so nothing depends on how fast this machine renders.
+"""
+
+import os
+import threading
+
+os.environ.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pygame_gui  # noqa: E402
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import explorer.export  # noqa: E402
+from explorer.app import App  # noqa: E402
+from explorer.cli import main  # noqa: E402
+from explorer.images import read_png_metadata  # noqa: E402
+from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
+from explorer.state import Recipe  # noqa: E402
+from explorer.views.dialogs import TextDialog  # noqa: E402
+from model.io import load, save_networks  # noqa: E402
+from model.render import render_seed  # noqa: E402
+from tests.model.conformance import make_g  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nets")
+    uncond, cond = folder / "tiny.safetensors", folder / "cond.safetensors"
+    save_networks(uncond, {"G_ema": make_g(0)})
+    save_networks(cond, {"G_ema": make_g(3)})
+    return uncond, cond
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def make_app(folder):
+    apps = []
+
+    def make(net):
+        app = App(net, size=(1280, 800), device="cpu", save_dir=folder / "saved")
+        apps.append(app)
+        assert app.pump_until(lambda: app.state is not None)
+        return app
+
+    yield make
+    for app in apps:
+        app.renderer.close()
+    pygame.quit()
+
+
+def post(type_, **attrs):
+    assert pygame.event.post(pygame.event.Event(type_, **attrs))
+
+
+def click(pos, button=1):
+    post(pygame.MOUSEBUTTONDOWN, pos=pos, button=button)
+    post(pygame.MOUSEBUTTONUP, pos=pos, button=button)
+
+
+def press(key, mod=0, unicode=""):
+    post(pygame.KEYDOWN, key=key, mod=mod, unicode=unicode, scancode=0)
+    post(pygame.KEYUP, key=key, mod=mod, unicode=unicode, scancode=0)
+
+
+def slide(slider, value):
+    """What pygame_gui posts when the user drags a slider to `value`."""
+    slider.set_current_value(value, warn=False)
+    post(pygame_gui.UI_HORIZONTAL_SLIDER_MOVED, ui_element=slider, value=slider.get_current_value())
+
+
+def has_message(app):
+    windows = app.manager.get_window_stack().get_full_stack()
+    return any(isinstance(w, pygame_gui.windows.UIMessageWindow) for w in windows)
+
+
+def shows(app, recipe):
+    return lambda: app.large.recipe == recipe
+
+
+def gate(monkeypatch, owner, attr, key=None):
+    """Hold the worker inside the next synthesis call until the returned `release` is set."""
+    entered, release = threading.Event(), threading.Event()
+    inner = getattr(owner, attr) if key is None else owner[key]
+
+    def gated(*args):
+        entered.set()
+        assert release.wait(30)
+        return inner(*args)
+
+    if key is None:
+        monkeypatch.setattr(owner, attr, gated)
+    else:
+        monkeypatch.setitem(owner, key, gated)
+    return entered, release
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_clicking_a_tile_shows_that_seed_pixel_equal_to_sgx_generate(nets, make_app, folder, conditional):
+    net = nets[conditional]
+    app = make_app(net)
+    s = app.state
+    s.go_to(40)
+    app.step()
+    index = 5
+    seed = s.page_seeds()[index]
+    click(app.grid.tile_rect(index).center)
+    assert app.pump_until(lambda: app.large.recipe is not None)
+    assert s.mode == "large" and app.large.recipe.seed == seed
+    args = ["generate", "--network", str(net), "--seeds", str(seed), "--outdir", str(folder / "gen")]
+    result = CliRunner().invoke(main, args + (["--class", "0"] if conditional else []))
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(app.large.image, np.asarray(Image.open(folder / "gen" / f"seed{seed:04d}.png")))
+    assert f"seed {seed}" in app.large.recipe.caption() and ("class 0" in app.large.recipe.caption()) == conditional
+
+
+def test_psi_slider_renders_with_that_psi(nets, make_app):
+    app = make_app(nets[0])
+    press(pygame.K_RETURN)
+    assert app.pump_until(shows(app, Recipe(0)))
+    slide(app.panel.psi, 0.5)
+    assert app.pump_until(shows(app, Recipe(0, psi=0.5)))
+    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, 0.5))
+    click(app.panel.psi.right_button.rect.center)  # the slider's own arrow button, through pygame_gui
+    assert app.pump_until(shows(app, Recipe(0, psi=0.55)))
+    assert app.panel.values["psi"] == "0.55"
+
+
+def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_app, monkeypatch):
+    app = make_app(nets[0])
+    assert app.pump_until(lambda: all(app.state.recipe(s) in app.thumbs for s in app.state.page_seeds()))
+    press(pygame.K_RETURN)
+    assert app.pump_until(shows(app, Recipe(0)))
+    entered, release = gate(monkeypatch, app.renderer, "_synthesize")
+    before = app.renderer.images_rendered
+    values = np.linspace(-1, 2, 100)
+    for value in values:
+        slide(app.panel.psi, float(value))
+        app.step()
+    assert entered.is_set()
+    release.set()
+    final = Recipe(0, psi=round(float(values[-1]), 2))
+    assert app.pump_until(shows(app, final))
+    assert app.renderer.images_rendered - before <= 3  # the render in flight at the first move, then the last
+    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, final.psi))
+    assert app.state.undo() and app.state.controls.psi == 1.0  # the whole drag is one undo step
+
+
+def test_pin_unpin_persist_and_reload(nets, make_app):
+    app = make_app(nets[0])
+    model_id = app.state.model.model_id
+    press(pygame.K_p)
+    press(pygame.K_RIGHT)
+    slide(app.panel.psi, 0.7)
+    app.step()
+    press(pygame.K_p)
+    press(pygame.K_RIGHT)
+    press(pygame.K_p)
+    app.step()
+    expected = [Recipe(0), Recipe(1, psi=0.7), Recipe(2, psi=0.7)]
+    assert [p.recipe for p in load_pins(model_id)[0]] == expected
+    press(pygame.K_DELETE)  # unpins the current image, seed 2
+    app.step()
+    assert [p.recipe for p in load_pins(model_id)[0]] == expected[:2]
+    press(pygame.K_z, mod=pygame.KMOD_CTRL)
+    app.step()
+    assert [p.recipe for p in load_pins(model_id)[0]] == expected
+    assert app.pump_until(lambda: all(p.recipe in app.thumbs for p in app.state.pins))
+
+    strip = app.strip  # drag pin 0 onto the last slot, then rename and remove through the strip
+    post(pygame.MOUSEBUTTONDOWN, pos=strip.pin_rect(0).center, button=1)
+    post(pygame.MOUSEMOTION, pos=strip.pin_rect(1).center, rel=(80, 0), buttons=(1, 0, 0))
+    post(pygame.MOUSEMOTION, pos=strip.pin_rect(2).center, rel=(80, 0), buttons=(1, 0, 0))
+    post(pygame.MOUSEBUTTONUP, pos=strip.pin_rect(2).center, button=1)
+    app.step()
+    assert [p.recipe.seed for p in app.state.pins] == [1, 2, 0]
+    click(strip.pin_rect(0).center)
+    click(strip.pin_rect(0).center)  # a double-click renames
+    app.step()
+    assert isinstance(app.text_dialog, TextDialog)
+    app.text_dialog.entry.set_text("favourite")
+    click(app.text_dialog.ok.rect.center)
+    app.step()
+    app.step()
+    assert app.state.pins[0].name == "favourite" and app.state.seed == 1 and app.state.mode == "large"
+    post(pygame.MOUSEMOTION, pos=strip.pin_rect(1).center, rel=(0, 0), buttons=(0, 0, 0))
+    click(strip.close_rect(1).center)
+    app.step()
+    saved = load_pins(model_id)[0]
+    assert [(p.name, p.recipe.seed) for p in saved] == [("favourite", 1), ("seed 0", 0)]
+
+    again = make_app(nets[0])  # a new session on the same model finds them
+    assert again.state.pins == saved
+    assert make_app(nets[1]).state.pins == []  # another model has its own
+
+
+def test_a_corrupt_pins_file_is_moved_aside_with_a_visible_warning(nets, make_app):
+    path = pins_path(load(nets[0]).model_id)
+    path.parent.mkdir(parents=True)
+    path.write_text("{ this is not json")
+    app = make_app(nets[0])
+    assert has_message(app)
+    assert app.state.pins == [] and len(list(path.parent.glob("*.corrupt-*"))) == 1
+    press(pygame.K_p)
+    app.step()
+    assert len(load_pins(app.state.model.model_id)[0]) == 1
+
+
+def test_s_saves_the_png_with_generate_metadata(nets, make_app, folder):
+    app = make_app(nets[1])
+    slide(app.panel.klass, 2)
+    app.step()
+    press(pygame.K_s)  # from the grid: the image is rendered first, then saved
+    assert app.pump_until(lambda: (folder / "saved" / "seed0000.png").exists())
+    press(pygame.K_s)
+    assert app.pump_until(lambda: (folder / "saved" / "seed0000-1.png").exists())
+    pixels = np.asarray(Image.open(folder / "saved" / "seed0000.png"))
+    assert np.array_equal(pixels, render_seed(load(nets[1]).G, 0, class_idx=2))
+    meta = read_png_metadata(folder / "saved" / "seed0000.png")
+    assert meta["seed"] == 0 and meta["class_idx"] == 2 and meta["psi"] == 1.0 and meta["noise_mode"] == "const"
+    assert meta["model_id"] == app.state.model.model_id and meta["model"] == nets[1].name
+    assert "saved seed0000-1.png" in app.status.toast
+
+
+def pin_two(app):
+    press(pygame.K_p)
+    press(pygame.K_RIGHT)
+    press(pygame.K_p)
+    press(pygame.K_e)
+    app.step()
+    app.step()
+    assert app.export_dialog is not None and app.export_dialog.alive
+    app.export_dialog.frames.set_text("3")
+
+
+def test_export_from_the_dialog_writes_the_video(nets, make_app, folder):
+    app = make_app(nets[0])
+    pin_two(app)
+    output = folder / "saved" / "tiny-2-pins.mp4"
+    assert app.export_dialog.output == output
+    folder.joinpath("saved").mkdir()
+    click(app.export_dialog.start.rect.center)
+    assert app.pump_until(lambda: app.export_status.startswith("done"))
+    assert output.stat().st_size > 0 and sorted(p.name for p in output.parent.iterdir()) == [output.name]
+    assert app.export_dialog.bar.current_progress == 100
+
+
+def test_export_cancel_leaves_no_file_and_the_ui_stays_live(nets, make_app, folder, monkeypatch):
+    app = make_app(nets[0])
+    pin_two(app)
+    folder.joinpath("saved").mkdir()
+    entered, release = gate(monkeypatch, explorer.export.RENDERERS, None, key="exact")
+    click(app.export_dialog.start.rect.center)
+    assert app.pump_until(entered.is_set)
+    for _ in range(5):  # the worker is stuck in the export, the loop is not
+        press(pygame.K_RIGHT)
+        assert app.step()
+    assert app.state.seed == 6
+    click(app.export_dialog.cancel.rect.center)
+    app.step()
+    release.set()
+    assert app.pump_until(lambda: app.export_status.startswith("cancelled"))
+    assert list((folder / "saved").iterdir()) == []
+    assert not app.renderer.exporting
+
+
+def test_export_needs_two_pins(nets, make_app):
+    app = make_app(nets[0])
+    press(pygame.K_e)
+    app.step()
+    assert app.export_dialog is None and has_message(app)
+
+
+def test_dropping_files_opens_them_and_errors_go_to_a_message_window(nets, make_app, folder):
+    app = make_app(nets[0])
+    bad = folder / "notes.txt"
+    bad.write_text("hello")
+    post(pygame.DROPFILE, file=str(bad))
+    assert app.pump_until(lambda: has_message(app))
+    assert app.loading is None and app.state.model.c_dim == 0 and app.running
+    post(pygame.DROPFILE, file=str(nets[1]))
+    assert app.pump_until(lambda: app.state.model.c_dim == 3)
+
+
+def test_escape_closes_help_then_dialogs_then_the_large_view_then_quits(nets, make_app):
+    app = make_app(nets[0])
+    press(pygame.K_RETURN)
+    press(pygame.K_g)
+    app.step()
+    assert app.text_dialog is not None and app.text_dialog.alive
+    app.text_dialog.entry.set_text("123")
+    post(pygame_gui.UI_TEXT_ENTRY_FINISHED, ui_element=app.text_dialog.entry, text="123")
+    app.step()
+    assert app.state.seed == 123
+    press(pygame.K_F1)
+    app.step()
+    assert app.help_open
+    for expected in ("help closed", "large", "grid", "quit"):
+        if expected == "large":
+            press(pygame.K_g)
+            app.step()
+            assert app.text_dialog.alive
+        press(pygame.K_ESCAPE)
+        app.step()
+        if expected == "help closed":
+            assert not app.help_open and app.running
+    assert not app.running
+
+
+def test_event_storm_raises_nothing_and_the_loop_stays_alive(nets, make_app, folder, monkeypatch):
+    app = make_app(nets[0])
+    picked = []
+    monkeypatch.setattr(app, "pick_file", lambda *args: picked.append(args))
+    rng = np.random.default_rng(7)
+    keys = [pygame.K_LEFT, pygame.K_RIGHT, pygame.K_UP, pygame.K_DOWN, pygame.K_PAGEUP, pygame.K_PAGEDOWN,
+            pygame.K_SPACE, pygame.K_RETURN, pygame.K_p, pygame.K_DELETE, pygame.K_s, pygame.K_e, pygame.K_g,
+            pygame.K_h, pygame.K_F1, pygame.K_F2, pygame.K_z, pygame.K_o, pygame.K_a, pygame.K_1, pygame.K_TAB,
+            pygame.K_BACKSPACE]
+    bad = folder / "bad.pkl"
+    bad.write_bytes(b"\x80\x04junk")
+    posted = steps = 0
+
+    def pos():
+        w, h = app.window.get_size()
+        return int(rng.integers(0, w)), int(rng.integers(0, h))
+
+    while posted < 2200:
+        kind = rng.choice(["click", "click", "key", "key", "drag", "wheel", "text", "resize", "drop"],
+                          p=[0.25, 0.1, 0.25, 0.1, 0.1, 0.1, 0.05, 0.03, 0.02])
+        if kind == "click":
+            click(pos(), button=int(rng.choice([1, 1, 1, 3])))
+            posted += 2
+        elif kind == "key":
+            k = int(rng.choice(keys))
+            press(k, mod=pygame.KMOD_CTRL if k == pygame.K_z else 0, unicode=chr(k) if k < 128 else "")
+            posted += 2
+        elif kind == "drag":
+            start = pos()
+            post(pygame.MOUSEBUTTONDOWN, pos=start, button=1)
+            for _ in range(int(rng.integers(2, 8))):
+                post(pygame.MOUSEMOTION, pos=pos(), rel=(1, 1), buttons=(1, 0, 0))
+                posted += 1
+            post(pygame.MOUSEBUTTONUP, pos=pos(), button=1)
+            posted += 2
+        elif kind == "wheel":
+            post(pygame.MOUSEMOTION, pos=pos(), rel=(0, 0), buttons=(0, 0, 0))
+            post(pygame.MOUSEWHEEL, x=0, y=int(rng.choice([-1, 1])), flipped=False, precise_x=0.0, precise_y=1.0)
+            posted += 2
+        elif kind == "text":
+            post(pygame.TEXTINPUT, text=str(rng.integers(0, 10)))
+            posted += 1
+        elif kind == "resize":
+            post(pygame.VIDEORESIZE, size=(int(rng.integers(500, 1700)), int(rng.integers(400, 1100))))
+            posted += 1
+        else:
+            post(pygame.DROPFILE, file=str(rng.choice([str(bad), str(nets[0])])))
+            posted += 1
+        if rng.random() < 0.3:
+            assert app.step()
+            steps += 1
+    assert app.step() and app.running and app.renderer._thread.is_alive()
+    assert app.pump_until(lambda: app.state is not None and app.loading is None)
+    for window in app.manager.get_window_stack().get_full_stack():
+        window.kill()
+    app.help_open = False
+    app.state.mode = "large"
+    app.state.set_controls(None, psi=-0.33)  # the worker and the loop still answer
+    assert app.pump_until(shows(app, app.state.recipe()))
+    assert app.large.recipe.psi == -0.33 and steps > 200

@@ -1,0 +1,62 @@
+"""`sgx explore` / `python -m explorer`: argument checks before any window opens."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import explorer.app
+import explorer.cli
+from explorer.cli import main
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Record the App the command would run instead of opening a window."""
+    calls = []
+
+    class FakeApp:
+        def __init__(self, network, device):
+            calls.append((str(network), device))
+
+        def run(self):
+            calls.append("run")
+
+    monkeypatch.setattr(explorer.app, "App", FakeApp)
+    return calls
+
+
+def test_without_a_network_and_without_the_demo_model_it_says_so(monkeypatch, tmp_path, opened):
+    monkeypatch.setattr(explorer.cli, "DEMO_MODEL", tmp_path / "missing.safetensors")
+    result = CliRunner().invoke(main, ["explore"])
+    assert result.exit_code == 2 and "demo model" in result.output and "sgx explore PATH" in result.output
+    assert opened == []
+
+
+def test_without_a_network_it_opens_the_demo_model(monkeypatch, tmp_path, opened):
+    demo = tmp_path / "emoji64.safetensors"
+    demo.write_bytes(b"x")
+    monkeypatch.setattr(explorer.cli, "DEMO_MODEL", demo)
+    result = CliRunner().invoke(main, ["explore"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(str(demo), "auto"), "run"]
+
+
+def test_bad_arguments_exit_2_before_a_window(tmp_path, opened):
+    for args, message in ((["explore", str(tmp_path / "nope.pkl")], "file not found"),
+                          (["explore", str(tmp_path)], "not a regular file"),
+                          (["explore", "--device", "quantum", __file__], "unknown device")):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert opened == []
+
+
+def test_python_m_explorer_is_the_same_command(tmp_path):
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    result = subprocess.run([sys.executable, "-m", "explorer", str(tmp_path / "nope.pkl")], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 2 and "file not found" in result.stderr
+    assert "python -m explorer" in subprocess.run([sys.executable, "-m", "explorer", "--help"], capture_output=True,
+                                                  text=True, env=env, timeout=120).stdout

@@ -1,0 +1,156 @@
+"""The render worker on its own: results as pygame events, latest wins, stale thumbnails dropped, errors reported.
+
+The worker is held at a gate (a threading.Event inside its synthesis call) wherever a test needs requests to
+pile up, so nothing depends on timing.
+"""
+
+import os
+import threading
+import time
+
+os.environ.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
+from explorer.state import Mix, Recipe  # noqa: E402
+from model.io import load, save_networks  # noqa: E402
+from model.latents import mix_styles  # noqa: E402
+from model.render import render_seed, seed_ws, synthesize  # noqa: E402
+from tests.model.conformance import make_g  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    path = tmp_path_factory.mktemp("net") / "tiny.safetensors"
+    save_networks(path, {"G_ema": make_g(0)})
+    return path
+
+
+@pytest.fixture
+def renderer(net):
+    pygame.init()
+    pygame.event.clear()
+    r = Renderer("cpu")
+    yield r
+    r.close()
+    pygame.quit()
+
+
+def results(until, timeout=30.0):
+    """Collect RENDER_EVENT results until until(list) is true."""
+    got, end = [], time.perf_counter() + timeout
+    while not until(got):
+        assert time.perf_counter() < end, f"timed out with {[(r.kind, r.stamp) for r in got]}"
+        event = pygame.event.wait(100)
+        if event.type == RENDER_EVENT:
+            got.append(event.result)
+    return got
+
+
+def gate(renderer):
+    """Make the worker block in its next synthesis call until the returned event is set."""
+    entered, release = threading.Event(), threading.Event()
+    inner = renderer._synthesize
+
+    def gated(*args):
+        entered.set()
+        assert release.wait(30)
+        return inner(*args)
+
+    renderer._synthesize = gated
+    return entered, release
+
+
+def open_model(renderer, net):
+    stamp = renderer.open(net)
+    [result] = results(lambda got: got)
+    assert result.kind == "model" and result.stamp == stamp
+    return result.info
+
+
+def test_open_describes_the_model(renderer, net):
+    info = open_model(renderer, net)
+    G = load(net).G
+    assert info == model_info(G, "tiny", load(net).model_id, renderer.device, str(net))
+    assert (info.resolution, info.num_ws, info.c_dim) == (16, 6, 0)
+    assert [b.name for b in info.bands] == ["coarse", "fine"] and info.index_labels[0] == "4²"
+
+
+def test_image_is_exact_and_mixing_takes_the_source_rows(renderer, net):
+    open_model(renderer, net)
+    G = load(net).G
+    renderer.render(Recipe(5, 0.6, 4, None, "const"))
+    renderer_result = results(lambda got: got)[0]
+    assert renderer_result.kind == "image"
+    assert np.array_equal(renderer_result.images[0], render_seed(G, 5, 0.6, 4, None, "const"))
+    renderer.render(Recipe(5, 0.6, None, None, "const", Mix(8, 2, 4)))
+    mixed = results(lambda got: got)[0].images[0]
+    ws = mix_styles(seed_ws(G, 5, 0.6), seed_ws(G, 8, 0.6), range(2, 5))
+    assert np.array_equal(mixed, synthesize(G, ws, "const")[0])
+
+
+def test_latest_wins_while_the_worker_is_busy(renderer, net):
+    open_model(renderer, net)
+    entered, release = gate(renderer)
+    first = renderer.render(Recipe(1))
+    assert entered.wait(30)
+    before = renderer.images_rendered
+    stamps = [renderer.render(Recipe(1, psi=0.01 * i)) for i in range(50)]
+    release.set()
+    got = results(lambda got: any(r.stamp == stamps[-1] for r in got))
+    assert [r.stamp for r in got] == [first, stamps[-1]]  # the one in flight, then only the newest
+    assert renderer.images_rendered - before == 2
+    assert got[-1].recipes[0].psi == 0.49
+
+
+def test_thumbnails_come_in_batches_and_a_superseded_request_is_dropped(renderer, net):
+    open_model(renderer, net)
+    entered, release = gate(renderer)
+    old = renderer.thumbs("grid", [Recipe(s) for s in range(6)], 8)
+    assert entered.wait(30)
+    new = renderer.thumbs("grid", [Recipe(s) for s in range(10, 15)], 8)
+    release.set()
+    got = results(lambda got: sum(len(r.recipes) for r in got) >= 5)
+    assert all(r.stamp == new and r.kind == "thumbs" for r in got) and old not in {r.stamp for r in got}
+    assert [r.recipes[0].seed for r in got] == [10, 12, 14]  # batches of thumb_batch (2 on the CPU)
+    assert all(im.shape == (8, 8, 3) and im.dtype == np.uint8 for r in got for im in r.images)
+    full = render_seed(load(net).G, 10)
+    assert np.array_equal(got[0].images[0], shrink(full[None], 8)[0])
+
+
+def test_shrink_box_filters_by_powers_of_two():
+    image = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(1, 4, 4, 3)
+    assert shrink(image, 4) is image and shrink(image, 3) is image
+    small = shrink(image, 2)
+    assert small.shape == (1, 2, 2, 3)
+    assert small[0, 0, 0, 0] == round(image[0, :2, :2, 0].mean())
+
+
+def test_errors_are_reported_and_the_worker_lives_on(renderer, net, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a network at all")
+    renderer.open(bad)
+    [error] = results(lambda got: got)
+    assert error.kind == "error" and error.channel == "open" and "\n" not in error.message
+    info = open_model(renderer, net)
+    assert info.resolution == 16
+    renderer.render(Recipe(1, class_idx=None, noise_mode="loud"))
+    [error] = results(lambda got: got)
+    assert error.kind == "error" and "noise mode" in error.message
+    renderer.render(Recipe(2))
+    assert results(lambda got: got)[0].kind == "image"
+
+
+def test_a_newer_model_drops_results_of_the_old_one(renderer, net):
+    open_model(renderer, net)
+    entered, release = gate(renderer)
+    stale = renderer.render(Recipe(3))
+    assert entered.wait(30)
+    reopened = renderer.open(net)
+    release.set()
+    got = results(lambda got: any(r.kind == "model" for r in got))
+    assert [r.stamp for r in got] == [reopened]
+    assert stale < reopened

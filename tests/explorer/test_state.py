@@ -1,0 +1,118 @@
+"""The explorer's UI state without a window: paging, controls, pins, undo, recipes as JSON."""
+
+import pytest
+
+from explorer.state import MAX_SEED, Band, Explorer, Mix, ModelInfo, Recipe
+
+INFO = ModelInfo("tiny", "ab" * 32, 16, 3, 6, 0, "cpu", (Band("coarse", 0, 2, "4²–8²"), Band("fine", 3, 5, "16²")),
+                 ("4²", "8²", "8²", "16²", "16²", "16²"))
+
+
+def make(**kw) -> Explorer:
+    s = Explorer(INFO, **kw)
+    s.set_grid(4, 3)
+    return s
+
+
+def test_defaults_follow_the_model():
+    s = make()
+    assert s.controls.class_idx is None and s.controls.mix_first == 0 and s.controls.mix_last == 2
+    cond = Explorer(ModelInfo(**{**INFO.__dict__, "c_dim": 5}))
+    assert cond.controls.class_idx == 0 and cond.recipe().class_idx == 0
+
+
+def test_arrows_move_the_selection_and_the_page_follows_by_rows():
+    s = make()
+    assert s.page_seeds() == list(range(12))
+    s.move(11)
+    assert s.seed == 11 and s.page_start == 0
+    s.move(1)  # off the last row: the page scrolls one row
+    assert s.seed == 12 and s.page_start == 4
+    s.move(-12)
+    assert s.seed == 0 and s.page_start == 0
+    s.move(-1)
+    assert s.seed == 0 and s.page_start == 0
+
+
+def test_pages_wheel_and_the_last_seed():
+    s = make()
+    s.page(1)
+    assert (s.page_start, s.seed) == (12, 12)
+    s.page(-5)
+    assert (s.page_start, s.seed) == (0, 0)
+    s.scroll(2)
+    assert s.page_start == 8 and s.seed == 8  # the selection stays on the page
+    s.go_to(MAX_SEED + 10)
+    assert s.seed == MAX_SEED and s.page_seeds()[-1] == MAX_SEED and len(s.page_seeds()) == 12
+    s.page(1)
+    assert s.seed == MAX_SEED
+
+
+def test_go_to_keeps_a_visible_seed_in_place_and_jumps_otherwise():
+    s = make()
+    s.go_to(7)
+    assert s.page_start == 0 and s.seed == 7
+    s.go_to(1000)
+    assert s.page_start == 1000
+    seed = s.random_seed()
+    assert s.seed == seed and s.page_start <= seed < s.page_start + s.page_size
+
+
+def test_controls_clamp_and_slider_drags_are_one_undo_step():
+    s = make()
+    for v in (0.9, 0.8, 0.7123):
+        s.set_controls("psi", psi=v)
+    assert s.controls.psi == 0.71
+    s.end_drag()
+    s.set_controls("psi", psi=5)
+    assert s.controls.psi == 2.0
+    s.set_controls("cutoff", cutoff=6)  # past the last index = no cutoff
+    assert s.controls.cutoff is None
+    s.set_controls(None, mix_first=5, mix_last=1)
+    assert (s.controls.mix_first, s.controls.mix_last) == (1, 5)
+    assert not s.set_controls(None, mix_first=1)  # no change, no undo step
+    assert s.undo() and (s.controls.mix_first, s.controls.mix_last) == (0, 2)
+    assert s.undo() and s.controls.psi == 0.71
+    assert s.undo() and s.controls.psi == 1.0
+    assert not s.undo()
+
+
+def test_pins_add_rename_move_recall_unpin_and_undo():
+    s = make()
+    s.set_controls("psi", psi=0.5)
+    a = s.pin()
+    assert s.pin() is a and len(s.pins) == 1  # the same image twice is one pin
+    s.go_to(3)
+    s.set_controls(None, mix_seed=9, mix_first=3, mix_last=5)
+    b = s.pin()
+    assert b.recipe == Recipe(3, 0.5, None, None, "const", Mix(9, 3, 5))
+    s.go_to(4)
+    s.pin()
+    s.rename_pin(0, "  my   favourite ")
+    assert s.pins[0].name == "my favourite"
+    s.move_pin(0, 2)
+    assert [p.recipe.seed for p in s.pins] == [3, 4, 0]
+    s.set_controls("psi", psi=1.5)
+    s.recall(0)
+    assert s.seed == 3 and s.controls.psi == 0.5 and s.controls.mix_seed == 9 and s.current_pin_index() == 0
+    s.unpin(0)
+    assert [p.recipe.seed for p in s.pins] == [4, 0]
+    assert s.undo() and [p.recipe.seed for p in s.pins] == [3, 4, 0]
+    assert s.undo() and s.seed == 4 and s.controls.psi == 1.5  # the recall
+    assert s.undo() and s.controls.psi == 0.5
+    assert s.undo() and [p.recipe.seed for p in s.pins] == [0, 3, 4] and s.pins[0].name == "my favourite"
+
+
+def test_recipe_json_round_trip_and_validation():
+    r = Recipe(7, -0.25, 3, 2, "random", Mix(11, 0, 4))
+    assert Recipe.from_json(r.to_json()) == r
+    assert Recipe.from_json({"seed": 5}) == Recipe(5)
+    for bad in ({"seed": -1}, {"seed": "5"}, {"seed": 1, "psi": "x"}, {"seed": 1, "noise_mode": "loud"},
+                {"seed": 1, "mix": {"seed": 2, "first": 3, "last": 1}}, {"seed": True}, [], {"seed": MAX_SEED + 1}):
+        with pytest.raises(ValueError):
+            Recipe.from_json(bad)
+
+
+def test_caption_names_seed_psi_class_and_mix_by_resolution():
+    caption = Recipe(7, 0.7, None, 2, "const", Mix(11, 0, 2)).caption(INFO.index_labels)
+    assert caption == "seed 7  ·  ψ 0.70  ·  class 2  ·  mix seed 11 @ w 0–2 (4²–8²)"
