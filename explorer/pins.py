@@ -14,7 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .images import atomic_write
+from model.io.atomic import atomic_write
+
 from .state import Pin, Recipe
 
 ENV_VAR = "SGX_DATA_DIR"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from model.io.atomic import atomic_write
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 LABELS_FILE = "dataset.json"
@@ -199,17 +200,8 @@ def write_dataset(source: Source, dest: Path, resolution: int, transform: str = 
     if transform not in TRANSFORMS:
         raise DatasetError(f"unknown transform {transform!r}: use one of {', '.join(TRANSFORMS)}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        summary = convert_into(source, tmp, resolution, transform, background, max_images, progress)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a dataset is an ordinary file
-        os.replace(tmp, dest)
-        return summary
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    return atomic_write(dest, lambda tmp: convert_into(source, tmp, resolution, transform, background, max_images,
+                                                       progress))
 
 
 def convert_into(source: Source, tmp: str, resolution: int, transform: str, background: tuple[int, int, int],

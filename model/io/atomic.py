@@ -9,6 +9,9 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _umask() -> int:
@@ -17,15 +20,19 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
-    """Call write(tmp_path), then rename tmp over `path` with the permissions a plain open() would give."""
+def atomic_write(path: str | os.PathLike, write: Callable[[str], T]) -> T:
+    """Call write(tmp_path), then rename tmp over `path` with the permissions a plain open() would give.
+
+    Returns what `write` returned.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
+        result = write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; saved images should be shareable
         os.replace(tmp, path)
+        return result
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
