@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from model.errors import ModelError
-from train.cli import dataset_command
+from train.cli import dataset_command, train_command
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -347,3 +347,4 @@ def explore(network, device):
 
 
 main.add_command(dataset_command)
+main.add_command(train_command)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fast
 from .errors import ModelError
 
 ACT_GAINS = {"linear": 1.0, "lrelu": math.sqrt(2)}
@@ -41,6 +42,8 @@ def fir_filter() -> torch.Tensor:
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
               padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
     """Zero-insert by `up`, pad (x0, x1, y0, y1; negative crops), convolve with f*gain, keep every `down`-th."""
+    if fast.active():
+        return fast.upfirdn2d(x, f, up, down, padding, gain)
     n, c, h, w = x.shape
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
@@ -187,8 +190,11 @@ class Conv2dLayer(nn.Module):
             self.register_buffer("bias", bias_t)
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        if fast.active():
+            return fast.conv_layer(x, self.weight * self.weight_gain, self.bias, self.resample_filter, self.up,
+                                   self.down, self.activation, self.act_gain * gain, clamp)
         w = (self.weight * self.weight_gain).to(x.dtype)
         b = self.bias.to(x.dtype) if self.bias is not None else None
         x = conv2d_resample(x, w, self.resample_filter, up=self.up, down=self.down)
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, b, self.activation, gain=self.act_gain * gain, clamp=clamp)

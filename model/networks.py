@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from . import fast
 from .errors import ModelError
 from .layers import (
     ACT_GAINS,
@@ -52,7 +53,16 @@ def check_architecture(architecture: str) -> str:
 
 
 def block_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
+    if fast.active() and not force_fp32:
+        return fast.block_dtype(use_fp16)
     return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
+
+
+def block_layout(channels_last: bool, dtype: torch.dtype) -> torch.memory_format:
+    """NVlabs uses channels_last only for fp16 blocks with fp16_channels_last; the fast path always does."""
+    if fast.active() or (channels_last and dtype == torch.float16):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -127,9 +137,12 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn([x.shape[0], 1, r, r], device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        if fast.active():
+            return fast.modulated_layer(x, self.weight, styles, noise, self.bias, up=self.up, f=self.resample_filter,
+                                        act=self.activation, gain=self.act_gain * gain, clamp=clamp)
         x = modulated_conv2d(x, self.weight, styles, noise, up=self.up, f=self.resample_filter,
                              fused=fused_modconv)
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias.to(x.dtype), self.activation, gain=self.act_gain * gain, clamp=clamp)
 
 
@@ -146,6 +159,9 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
+        if fast.active():
+            return fast.modulated_layer(x, self.weight, styles, None, self.bias, demodulate=False,
+                                        clamp=self.conv_clamp)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused_modconv)
         return bias_act(x, self.bias.to(x.dtype), "linear", gain=1, clamp=self.conv_clamp)
 
@@ -182,14 +198,12 @@ class SynthesisBlock(nn.Module):
                 noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor]:
         w_iter = iter(ws.unbind(dim=1))
         dtype = block_dtype(self.use_fp16, force_fp32, ws.device)
-        layout = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
         n = ws.shape[0]
         if fused_modconv is None:
             fused_modconv = not self.training and (dtype == torch.float32 or n == 1)
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=layout).unsqueeze(0).repeat([n, 1, 1, 1])
-        else:
-            x = x.to(dtype=dtype, memory_format=layout)
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([n, 1, 1, 1])
+        x = x.to(dtype=dtype, memory_format=block_layout(self.channels_last, dtype))
         if self.in_channels == 0:
             x = self.conv1(x, next(w_iter), noise_mode, fused_modconv)
         elif self.architecture == "resnet":
@@ -308,7 +322,7 @@ class DiscriminatorBlock(nn.Module):
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None,
                 force_fp32: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         dtype = block_dtype(self.use_fp16, force_fp32, (x if x is not None else img).device)
-        layout = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
+        layout = block_layout(self.channels_last, dtype)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=layout)
         if self.in_channels == 0 or self.architecture == "skip":

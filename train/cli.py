@@ -83,3 +83,91 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
     kind = "RGB" if summary.channels == 3 else "grayscale"
     labels = "with labels" if summary.labelled else "no labels"
     click.echo(f"wrote {summary.count} images ({summary.resolution}x{summary.resolution} {kind}, {labels}) to {dest}")
+
+
+@click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", metavar="ZIP", help="Dataset zip from `sgx dataset` (optional with --resume auto).")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Where run directories go.")
+@click.option("--cfg", type=click.Choice(["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar"]),
+              default="auto", show_default=True, help="NVlabs' base configuration.")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to train with (one per GPU; on a CPU-only machine, CPU processes with gloo).")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Training length in thousands of real images shown [default: from --cfg].")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Global minibatch [default: from --cfg].")
+@click.option("--batch-gpu", type=click.IntRange(min=1), default=None,
+              help="Images per process per round (gradient accumulation below --batch / --gpus).")
+@click.option("--gamma", type=click.FloatRange(min=0), default=None, help="R1 weight [default: from --cfg].")
+@click.option("--mirror/--no-mirror", default=False, show_default=True, help="Add x-flipped copies of the images.")
+@click.option("--cond/--no-cond", default=False, show_default=True, help="Train on the dataset's labels.")
+@click.option("--aug", type=click.Choice(["ada", "noaug", "fixed"]), default="ada", show_default=True,
+              help="Augmentation: adaptive (ADA), none, or fixed probability --p.")
+@click.option("--p", type=click.FloatRange(0, 1), default=None, help="Augmentation probability for --aug fixed.")
+@click.option("--target", type=click.FloatRange(0, 1), default=0.6, show_default=True,
+              help="ADA target for E[sign(D(real))].")
+@click.option("--augpipe", type=click.Choice(["blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc",
+                                              "bgcf", "bgcfn", "bgcfnc"]),
+              default="bgc", show_default=True, help="Augmentation pipeline.")
+@click.option("--snap", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Snapshot (network, images, metrics, training state) every this many ticks.")
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
+              help="Progress line every this many kimg.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")
+@click.option("--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default="auto",
+              show_default=True, help="auto: fp16 on CUDA, fp32 elsewhere. fp32/bf16/fp16 use the fast ops "
+              "(bf16 pays only on CPUs with AMX: measure with benchmarks/train.py); exact: NVlabs' op order, "
+              "slower. Regularisers always run in fp32.")
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Image-decoding threads (the batch is assembled off the training thread either way).")
+@click.option("--metrics", type=click.Choice(["swd", "none"]), default="swd", show_default=True,
+              help="Metric at every snapshot (SWD needs no downloads).")
+@click.option("--swd-images", type=click.IntRange(min=16), default=2048, show_default=True,
+              help="Images per SWD evaluation (capped at the dataset size).")
+@click.option("--resume", metavar="auto|PATH", default=None,
+              help="auto: continue the newest run in --outdir exactly where it stopped; a run directory: "
+              "continue that run; a network file (ours or an NVlabs .pkl): start from its weights.")
+@click.option("--cbase", type=click.IntRange(min=1), default=None, help="Channel base (capacity) override.")
+@click.option("--cmax", type=click.IntRange(min=1), default=None, help="Channel maximum override.")
+@click.option("--map", "map_layers", type=click.IntRange(min=1), default=None, help="Mapping depth override.")
+@click.option("--glr", type=click.FloatRange(min=0, min_open=True), default=None, help="G learning rate override.")
+@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), default=None, help="D learning rate override.")
+def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror, cond, aug, p, target, augpipe,
+                  snap, tick, seed, device, precision, workers, metrics, swd_images, resume, cbase, cmax, map_layers,
+                  glr, dlr):
+    """Train a StyleGAN2-ADA generator on a dataset zip, on the CPU or GPUs.
+
+    Each run gets OUTDIR/NNNNN-desc/ with training_options.json, log.txt, stats.jsonl, reals.png,
+    fakes*.png, network-snapshot-*.safetensors (open them in `sgx explore` / `sgx generate`),
+    metric-swd.jsonl and training-state files. Ctrl+C writes a final snapshot; --resume auto continues
+    exactly where the run stopped. For several GPUs use --gpus N or torchrun --nproc_per_node=N.
+
+    \b
+    Example (the 64x64 demo on a CPU):
+      sgx train --data emoji64.zip --outdir runs --mirror --batch 16 --cbase 4096 --cmax 256
+    """
+    from model.errors import ModelError
+
+    from .config import ConfigError, TrainOptions
+    from .loop import train
+    from .state import StateError
+
+    opts = TrainOptions(data=data, outdir=outdir, cfg=cfg, gpus=gpus, kimg=kimg, batch=batch, batch_gpu=batch_gpu,
+                        gamma=gamma, mirror=mirror, cond=cond, aug=aug, p=p, target=target, augpipe=augpipe,
+                        snap=snap, tick=tick, seed=seed, device=device, precision=precision, workers=workers,
+                        metrics=metrics, swd_images=swd_images, resume=resume, cbase=cbase, cmax=cmax,
+                        map=map_layers, glr=glr, dlr=dlr)
+    if resume not in (None, "auto") and not Path(resume).exists():
+        raise BadInput(f"--resume {resume}: no such file or directory (use auto, a run directory or a network file)")
+    if data is not None and not Path(data).is_file():
+        raise BadInput(f"--data {data}: no such file (make one with `sgx dataset`)")
+    try:
+        run_dir = train(opts, log=click.echo)
+    except (ConfigError, DatasetError, ModelError, StateError) as e:
+        raise BadInput(str(e)) from None
+    except OSError as e:
+        raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
+    except KeyboardInterrupt:
+        click.echo("aborted without a final snapshot; --resume auto continues from the last one", err=True)
+        sys.exit(130)
+    click.echo(f"run directory: {run_dir}")

@@ -1,0 +1,292 @@
+"""Generator rendering: exact vs fast path (model/fast.py), and each speed candidate measured on its own.
+
+Nets (random weights; timing does not depend on them): small64 (64², channel_base 4096, channel_max 256, map 2),
+paper256 (256², channel_base 16384, channel_max 512, map 8) and configf (1024², channel_base 32768), z=w=512.
+The machine is shared and noisy, so every comparison runs in one process with its variants interleaved, and
+the table gives medians. Peak memory is VmHWM of a fresh subprocess that builds the net and renders once.
+GFLOP/s counts the modulated convolutions only (2 x MACs; a 2x-up conv at its input resolution), so it can be
+compared with a plain 3x3 conv on this machine, measured in the same run.
+
+PSNR (fast vs exact, uint8, per image, median over seeds) needs images that look like images: the spec §8 recipe
+(mapping x100 so w varies with the seed, noise strength 0.1, affine bias 1 + 0.1 r) with ToRGB weights x0.04
+and zero ToRGB biases, which gives a full-range picture (uint8 std printed, clipped pixels printed) instead of
+§8's saturated colour fields at 256².
+
+    python benchmarks/generator.py                    # everything, ~10 min on 2 idle cores
+    python benchmarks/generator.py --configs paper256 --no-candidates
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from model import fast  # noqa: E402
+from model.networks import Generator  # noqa: E402
+from tests.model.conformance import fill_weights  # noqa: E402
+
+CONFIGS = {
+    "small64": dict(res=64, cbase=4096, cmax=256, map=2, reps=(7, 5), psnr_seeds=64),
+    "paper256": dict(res=256, cbase=16384, cmax=512, map=8, reps=(5, 3), psnr_seeds=64),
+    "configf": dict(res=1024, cbase=32768, cmax=512, map=8, reps=(2, 1), psnr_seeds=8),
+}
+BATCHES = (1, 8)
+
+
+def make_g(name: str, realistic: bool = False) -> Generator:
+    c = CONFIGS[name]
+    g = Generator(512, 0, 512, c["res"], 3, mapping_kwargs=dict(num_layers=c["map"]),
+                  synthesis_kwargs=dict(channel_base=c["cbase"], channel_max=c["cmax"], num_fp16_res=4,
+                                        conv_clamp=256)).eval()
+    if realistic:
+        fill_weights(g, 2024)
+        with torch.no_grad():
+            for block in g.synthesis.blocks():
+                block.torgb.weight.mul_(0.4)
+                block.torgb.bias.zero_()
+    return g
+
+
+def latents(g: Generator, n: int, seed0: int = 0) -> torch.Tensor:
+    z = np.stack([np.random.RandomState(seed0 + i).randn(g.z_dim) for i in range(n)])
+    with torch.no_grad():  # not inference_mode: the autograd-mode candidate feeds these to a graph
+        return g.mapping(torch.from_numpy(z).float(), None)
+
+
+def conv_gflop(g: Generator) -> float:
+    """Modulated-conv GFLOP per image (2 x MACs)."""
+    macs = 0
+    for block in g.synthesis.blocks():
+        r = block.resolution
+        for layer in (getattr(block, "conv0", None), block.conv1, block.torgb):
+            if layer is not None:
+                o, i, k, _ = layer.weight.shape
+                side = r // 2 if getattr(layer, "up", 1) == 2 else r
+                macs += o * i * k * k * side * side
+    return 2 * macs / 1e9
+
+
+def interleaved(variants: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+    """Median seconds per call of each variant, after one warm-up call each, variants taking turns."""
+    for fn in variants.values():
+        fn()
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def conv_rates() -> dict[str, float]:
+    """GFLOP/s of a plain 3x3 conv (batch 8, 128 -> 128 channels, 64², channels_last) in fp32 and bf16."""
+    x = torch.randn([8, 128, 64, 64]).to(memory_format=torch.channels_last)
+    w = torch.randn([128, 128, 3, 3]).to(memory_format=torch.channels_last)
+    flop = 2 * 8 * 128 * 128 * 9 * 64 * 64
+    variants = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        xd, wd = x.to(dtype), w.to(dtype)
+        variants[name] = lambda xd=xd, wd=wd: F.conv2d(xd, wd, padding=1)
+    with torch.inference_mode():
+        return {name: flop / t / 1e9 for name, t in interleaved(variants, 7).items()}
+
+
+def peak_rss_mb(name: str, batch: int, precision: str) -> float:
+    """VmHWM of a fresh process that builds the net and renders one batch (allocator tuned, as the CLI does)."""
+    out = subprocess.run([sys.executable, __file__, "--peak", name, str(batch), precision],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def _peak_child(name: str, batch: int, precision: str) -> None:
+    fast.tune_allocator()
+    g = make_g(name)
+    fast.render(g, latents(g, batch), "const", precision)
+    status = Path("/proc/self/status").read_text()
+    print(int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024)
+
+
+def to_u8(img: torch.Tensor) -> np.ndarray:
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
+    return 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))
+
+
+def fidelity(name: str, precision: str, png: str | None) -> str:
+    g = make_g(name, realistic=True)
+    seeds = CONFIGS[name]["psnr_seeds"]
+    exact, fast_u8 = [], []
+    for start in range(0, seeds, 8):
+        ws = latents(g, min(8, seeds - start), start)
+        exact.append(to_u8(fast.render(g, ws, "const", "exact")))
+        fast_u8.append(to_u8(fast.render(g, ws, "const", precision)))
+    exact, fast_u8 = np.concatenate(exact), np.concatenate(fast_u8)
+    p = psnr(fast_u8, exact)
+    diff = np.abs(fast_u8.astype(int) - exact.astype(int))
+    if png:
+        from PIL import Image
+        rows = [np.concatenate(list(x[:4]), axis=1) for x in (exact, fast_u8, np.clip(diff[:4] * 16, 0, 255))]
+        Image.fromarray(np.concatenate(rows, axis=0).astype(np.uint8)).save(png)
+    clipped = np.mean((exact == 0) | (exact == 255))
+    return (f"{name}: {precision} vs exact, {seeds} seeds: PSNR median {np.median(p):.1f} dB, min {p.min():.1f} dB; "
+            f"max |diff| {diff.max()} LSB, {np.mean(diff > 1) * 100:.3f} % of values off by > 1; "
+            f"exact images: uint8 std {exact.std():.0f}, {clipped * 100:.1f} % clipped")
+
+
+def main_table(names: list[str], precision: str, rates: dict[str, float]) -> None:
+    print(f"\n{'config':9} {'batch':>5} | {'exact img/s':>11} {f'{precision} img/s':>11} {'speedup':>7} | "
+          f"{'peak MB exact':>13} {'fast':>6} | {'GFLOP/img':>9} {'fast GFLOP/s':>12} {'% bf16 rate':>11} "
+          f"{'% fp32 rate':>11}")
+    for name in names:
+        g = make_g(name)
+        gflop = conv_gflop(g)
+        for batch, reps in zip(BATCHES, CONFIGS[name]["reps"], strict=True):
+            ws = latents(g, batch)
+            t = interleaved({p: lambda p=p, g=g, ws=ws: fast.render(g, ws, "const", p) for p in ("exact", precision)},
+                            reps)
+            ex, fa = batch / t["exact"], batch / t[precision]
+            mem = {p: peak_rss_mb(name, batch, p) for p in ("exact", precision)}
+            achieved = gflop * fa
+            print(f"{name:9} {batch:5} | {ex:11.2f} {fa:11.2f} {fa / ex:6.2f}x | {mem['exact']:13.0f} "
+                  f"{mem[precision]:6.0f} | {gflop:9.1f} {achieved:12.0f} {achieved / rates['bf16'] * 100:10.0f}% "
+                  f"{achieved / rates['fp32'] * 100:10.0f}%", flush=True)
+
+
+def timing_child(batch: int, precision: str, tuned: bool) -> None:
+    """Prints exact and fast seconds per image at paper256 for the environment this process was started with."""
+    if tuned:
+        fast.tune_allocator()
+    g = make_g("paper256")
+    ws = latents(g, batch)
+    t = interleaved({p: lambda p=p: fast.render(g, ws, "const", p) for p in ("exact", precision)}, 3)
+    print(t["exact"] / batch, t[precision] / batch)
+
+
+def process_settings(title: str, batch: int, precision: str, settings: dict[str, tuple[bool, dict[str, str]]]) -> None:
+    """Settings that only take effect at process start (allocator, OpenMP): fresh processes, taking turns."""
+    results = {name: [] for name in settings}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "OMP_WAIT"))}
+    for _ in range(2):
+        for name, (tuned, env) in settings.items():
+            out = subprocess.run([sys.executable, __file__, "--child", str(batch), precision, str(int(tuned))],
+                                 capture_output=True, text=True, check=True, env=base | env)
+            results[name].append([float(v) for v in out.stdout.split()])
+    for name, runs in results.items():
+        ex, fa = np.median(np.array(runs), axis=0) * 1e3
+        print(f"  {title + ', ' + name:40} exact {ex:6.0f}  {precision} {fa:6.0f}", flush=True)
+
+
+def candidates(precision: str) -> None:
+    """Each speed idea on its own, paper256, ms per image (median, interleaved)."""
+    print(f"\ncandidates (paper256, fast = {precision}; ms per image, medians of interleaved runs)")
+    g = make_g("paper256")
+    ws8, ws1 = latents(g, 8), latents(g, 1)
+
+    def row(title: str, variants: dict[str, Callable[[], object]], per: int, reps: int = 3) -> None:
+        t = interleaved(variants, reps)
+        print(f"  {title:40} " + "  ".join(f"{k} {v / per * 1e3:6.0f}" for k, v in t.items()), flush=True)
+
+    def render(p: str, ws: torch.Tensor) -> Callable[[], object]:
+        return lambda: fast.render(g, ws, "const", p)
+
+    def one_by_one(p: str) -> Callable[[], object]:
+        return lambda: [fast.render(g, w[None], "const", p) for w in ws8]
+
+    row("8 images: one batch vs 8 single", {"fast b8": render(precision, ws8), "fast 8x b1": one_by_one(precision),
+                                              "exact b8": render("exact", ws8), "exact 8x b1": one_by_one("exact")}, 8)
+    for n, ws in ((1, ws1), (8, ws8)):
+        with torch.inference_mode():
+            row(f"exact ops, b{n}: grouped vs non-fused", {
+                f"{name}": lambda ws=ws, fused=fused: g.synthesis(ws, "const", force_fp32=True, fused_modconv=fused)
+                for name, fused in (("grouped", True), ("non-fused", False))}, n, 5 if n == 1 else 3)
+        row(f"fast dtype, b{n}", {p: render(p, ws) for p in ("fp32", "bf16")}, n, 5 if n == 1 else 3)
+
+    def fast_b1(mode: Callable[[], object]) -> Callable[[], object]:
+        def run():
+            with mode(), fast.fast_ops(fast.DTYPES[precision]):
+                g.synthesis(ws1, noise_mode="const")
+        return run
+
+    row("autograd mode, fast b1", {"inference_mode": fast_b1(torch.inference_mode),
+                                   "no_grad": fast_b1(torch.no_grad), "grad on": fast_b1(torch.enable_grad)}, 1, 5)
+
+    def cold_b1():
+        fast._DERIVED.clear()
+        fast.render(g, ws1, "const", precision)
+
+    row("per-weight cache, fast b1", {"warm": render(precision, ws1), "cleared": cold_b1}, 1, 5)
+    z = torch.randn([1, 512])
+    affines = [m.affine for m in g.synthesis.modules() if hasattr(m, "affine")]
+    with torch.inference_mode():
+        row("mapping and styles vs render, b1", {
+            "mapping": lambda: g.mapping(z, None), "all affines": lambda: [a(ws1[:, 0]) for a in affines],
+            "fast render": render(precision, ws1)}, 1, 5)
+    threads = torch.get_num_threads()
+
+    def with_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
+        def run():
+            torch.set_num_threads(n)
+            fn()
+        return run
+
+    for n, ws in ((1, ws1), (8, ws8)):
+        row(f"threads, fast b{n}", {f"{t} thread{'s' * (t > 1)}": with_threads(t, render(precision, ws))
+                                    for t in (1, 2)}, n)
+    torch.set_num_threads(threads)
+    process_settings("allocator b8", 8, precision, {"glibc default": (False, {}), "tuned": (True, {})})
+    for n in (1, 8):
+        process_settings(f"OpenMP wait b{n}", n, precision, {"spin (default)": (True, {}),
+                                                            "passive": (True, {"OMP_WAIT_POLICY": "PASSIVE"})})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--no-candidates", action="store_true")
+    parser.add_argument("--png", default="/tmp/generator_fast_vs_exact.png", help="side-by-side of 256² images")
+    parser.add_argument("--peak", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak:
+        return _peak_child(args.peak[0], int(args.peak[1]), args.peak[2])
+    if args.child:
+        return timing_child(int(args.child[0]), args.child[1], args.child[2] == "1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fast.tune_allocator()
+    precision = fast.choose_precision("cpu", args.precision)
+    rates = conv_rates()
+    print(f"load {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; torch {torch.__version__}, "
+          f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY "
+          f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; fast precision "
+          f"{precision}; plain 3x3 conv (b8, 128 ch, 64², channels_last): fp32 {rates['fp32']:.0f} GFLOP/s, "
+          f"bf16 {rates['bf16']:.0f} GFLOP/s")
+    main_table(args.configs, precision, rates)
+    print()
+    for name in args.configs:
+        print(fidelity(name, precision, args.png if name == "paper256" else None), flush=True)
+    if not args.no_candidates:
+        candidates(precision)
+    print(f"load at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The fast generator path: the same networks and weights, computed with speed-first operations.
+
+The exact path (model/layers.py, the default) follows NVlabs' operation order so CPU fp32 images are bit-identical
+to theirs. Inside `fast_ops(dtype)` the layers switch to mathematically equal rewrites that round differently:
+
+- blocks compute in `dtype` and channels_last (bf16: every block, its range is fp32's; fp16: only the blocks the
+  net runs in fp16, as NVlabs does; fp32). Styles, demodulation coefficients, noise and the image stay fp32.
+- Batch 1, where the weight is smaller than the activations: styles, demodulation, activation gain and bias fold
+  into one conv weight and bias (a plain conv). Otherwise the non-fused form (scale the activations, one shared
+  weight, demodulate the output), which keeps channels_last and runs 4-5x faster than a grouped conv on the CPU.
+  Demodulation coefficients come from an [N, I] x [I, O] product instead of an [N, O, I, k, k] tensor.
+- FIR resampling without zero insertion or padding copies: a depthwise conv with padding and stride; the 2x
+  image upsampling is a depthwise transposed conv.
+- Bias, gain and clamp are folded so a layer makes 2-4 elementwise passes instead of 5-6, in place when no
+  gradient needs the inputs. Weight layouts, casts and sums of squares are cached per weight for inference.
+  Everything stays differentiable and works under torch.autocast (for the trainer).
+
+Callers (explorer renderer, `sgx generate/mix/video`):
+
+    tune_allocator()                                 # once at start-up, before big tensors exist
+    precision = choose_precision(device, "auto")     # 'exact' | 'fp32' | 'bf16' | 'fp16'
+    img = render(G, ws, "const", precision)          # float32 [N, C, H, W], like G.synthesis
+
+Compute `ws` once per latent and reuse it across frames; render grids and video frames in batches. On a shared
+machine set OMP_WAIT_POLICY=PASSIVE before torch is imported: spinning OpenMP threads made 2-thread renders 2-5x
+slower under load (benchmarks/generator.py). Training code can wrap G/D forwards in `fast_ops(torch.bfloat16)`
+(blocks in bf16; mapping, styles and images stay fp32) or `fast_ops(torch.float32)` under torch.autocast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import torch
+import torch.nn.functional as F
+from torch.utils.weak import WeakIdKeyDictionary
+
+from .errors import ModelError
+
+PRECISIONS = ("auto", "exact", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+_ACTIVE: ContextVar[torch.dtype | None] = ContextVar("fast_ops", default=None)
+
+
+@contextmanager
+def fast_ops(dtype: torch.dtype = torch.float32) -> Iterator[None]:
+    """Run G/D forwards inside this block on the fast ops with `dtype` compute (this thread/context only)."""
+    token = _ACTIVE.set(dtype)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> bool:
+    return _ACTIVE.get() is not None
+
+
+def block_dtype(use_fp16: bool) -> torch.dtype:
+    """Compute dtype of a block on the fast path; fp16 only where the net was trained in fp16 (narrow range)."""
+    dtype = _ACTIVE.get()
+    return torch.float32 if dtype == torch.float16 and not use_fp16 else dtype
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Operations (the exact versions and the spec sections they implement are in model/layers.py)
+
+
+def _inplace(x: torch.Tensor) -> bool:
+    return not (torch.is_grad_enabled() and x.requires_grad)
+
+
+_DERIVED: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def derived(weight: torch.Tensor, key: str, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """make(weight), reused while the weight is unchanged and no gradient flows to it (inference).
+
+    Layout conversions, casts and sums of squares of a weight cost as much as a batch-1 layer at low resolution.
+    """
+    if (torch.is_grad_enabled() and weight.requires_grad) or weight.is_inference():  # no version counter
+        return make(weight)
+    entries = _DERIVED.setdefault(weight, {})
+    stamp = (weight._version, weight.data_ptr(), weight.device)
+    if key not in entries or entries[key][0] != stamp:
+        entries[key] = (stamp, make(weight))
+    return entries[key][1]
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if cl else torch.contiguous_format
+
+
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
+              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0,
+              bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The FIR cases StyleGAN2 uses, as one depthwise (transposed) conv each, plus an optional channel bias."""
+    c = x.shape[1]
+    b = None if bias is None else bias.to(x.dtype)
+    if up == 1 and len(set(padding)) == 1 and padding[0] >= 0:
+        w = (f * gain).to(x.dtype).flip([0, 1]).expand(c, 1, *f.shape).contiguous()
+        return F.conv2d(x, w, b, stride=down, padding=padding[0], groups=c)
+    if up == 2 and down == 1 and tuple(padding) == (2, 1, 2, 1) and f.shape[-1] == 4:
+        # Zero insertion + pad (2, 1) + 4-tap conv == a stride-2 transposed conv cropped by 1 on each side.
+        w = (f * gain).to(x.dtype).expand(c, 1, *f.shape).contiguous()
+        return F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=c)
+    raise ValueError(f"fast upfirdn2d: unsupported up {up}, down {down}, padding {padding}")
+
+
+def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1, down: int = 1,
+                    bias: torch.Tensor | None = None) -> torch.Tensor:
+    """conv(x, w) + bias with StyleGAN2's 2x up/down FIR resampling; w in x's dtype."""
+    k = w.shape[-1]
+    b = None if bias is None else bias.to(x.dtype)
+    if up == 1 and down == 1:
+        return F.conv2d(x, w, b, padding=k // 2)
+    if down == 2 and k == 1:
+        return F.conv2d(upfirdn2d(x, f, down=2, padding=(1, 1, 1, 1)), w, b)
+    if down == 2 and k == 3:
+        return F.conv2d(upfirdn2d(x, f, padding=(2, 2, 2, 2)), w, b, stride=2)
+    if up == 2 and k == 1:
+        return upfirdn2d(F.conv2d(x, w), f, up=2, padding=(2, 1, 2, 1), gain=4, bias=b)
+    if up == 2 and k == 3:
+        x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)  # no spatial flip (spec §4.11)
+        return upfirdn2d(x, f, padding=(1, 1, 1, 1), gain=4, bias=b)
+    raise ValueError(f"fast conv2d_resample: unsupported kernel {k}, up {up}, down {down}")
+
+
+def act_clamp(x: torch.Tensor, act: str, clamp: float | None) -> torch.Tensor:
+    """lrelu then clamp; the activation gain was already folded into the preceding linear op (gain > 0)."""
+    inplace = _inplace(x)
+    if act == "lrelu":
+        x = F.leaky_relu(x, 0.2, inplace=inplace)
+    if clamp is not None:
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
+    return x
+
+
+def _conv_weight(w: torch.Tensor, layout: torch.memory_format, up: int) -> torch.Tensor:
+    """w in the memory layout the conv reads it in (the transposed conv reads it with in/out swapped)."""
+    if up == 2:
+        return w.transpose(0, 1).contiguous(memory_format=layout).transpose(0, 1)
+    return w.contiguous(memory_format=layout)
+
+
+def modulated_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None,
+                    bias: torch.Tensor, up: int = 1, f: torch.Tensor | None = None, demodulate: bool = True,
+                    act: str = "linear", gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
+    """SynthesisLayer / ToRGBLayer after the affine: clamp(act(modconv(x) + noise + bias) * gain)."""
+    n, dtype = x.shape[0], x.dtype
+    styles = styles.float()
+    if demodulate and dtype == torch.float16:
+        # Keep fp16 conv outputs in range, like NVlabs' pre-normalisation, but through the styles only (the weight
+        # stays as cached); demodulation cancels the scale.
+        gain_w = derived(weight, "fp16 guard", lambda w: 1 / math.sqrt(w[0].numel()) / w.abs().amax())
+        styles = styles * (gain_w / styles.abs().amax(dim=1, keepdim=True))
+    # Per-(sample, output channel) scale: demodulation times the gain; sum_i,kh,kw (W s)^2 as one small product.
+    scale = torch.full([n, weight.shape[0]], float(gain), device=x.device)
+    if demodulate:
+        wsq = derived(weight, "sum_sq", lambda w: w.square().sum(dim=[2, 3]).t())
+        scale = scale * (styles.square() @ wsq + 1e-8).rsqrt()
+    bias = bias * gain
+    layout = _memory_format(x)
+    if n == 1 and weight.numel() <= x.numel():  # fold into the weight when it is the smaller tensor
+        w = derived(weight, f"{torch.float32} {layout}", lambda w: w.contiguous(memory_format=layout))
+        w = w * (scale.t() * styles).reshape(*w.shape[:2], 1, 1)
+        x = conv2d_resample(x, w.to(dtype), f, up=up, bias=bias)
+    else:
+        w = derived(weight, f"{dtype} {layout} up{up}", lambda w: _conv_weight(w.to(dtype), layout, up))
+        x = conv2d_resample(x * styles.to(dtype).reshape(n, -1, 1, 1), w, f, up=up)
+        args = bias.to(dtype).reshape(1, -1, 1, 1), x, scale.to(dtype).reshape(n, -1, 1, 1)
+        x = torch.addcmul(*args, out=x) if _inplace(x) else torch.addcmul(*args)
+    if noise is not None:  # a separate pass: a [1, C, H, W] addend in addcmul is 3x slower on channels_last
+        noise = (noise * gain).to(dtype)
+        x = x.add_(noise) if _inplace(x) else x + noise
+    return act_clamp(x, act, clamp)
+
+
+def conv_layer(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, f: torch.Tensor,
+               up: int = 1, down: int = 1, act: str = "linear", gain: float = 1.0,
+               clamp: float | None = None) -> torch.Tensor:
+    """Conv2dLayer: clamp(act(conv(x, weight) + bias) * gain), weight already carrying its equalised-lr gain."""
+    bias = None if bias is None else bias * gain
+    x = conv2d_resample(x, (weight * gain).to(x.dtype), f, up=up, down=down, bias=bias)
+    return act_clamp(x, act, clamp)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Choosing and using a precision
+
+
+@functools.cache
+def _bf16_pays(reps: int = 5) -> bool:
+    """A quick probe: does a bf16 modulated up+conv pair (64², 128 ch, batch 1) beat fp32 by 10 %?"""
+    gen = torch.Generator().manual_seed(0)
+    f = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])) / 64
+    w0, w1 = torch.randn([128, 128, 3, 3], generator=gen), torch.randn([128, 128, 3, 3], generator=gen)
+    s, b = torch.ones([1, 128]), torch.zeros([128])
+    times = {}
+    with torch.inference_mode():
+        for dtype in (torch.float32, torch.bfloat16) * reps:
+            x = torch.randn([1, 128, 32, 32], generator=gen).to(dtype, memory_format=torch.channels_last)
+            with fast_ops(dtype):
+                t = time.perf_counter()
+                x = modulated_layer(x, w0, s, None, b, up=2, f=f, act="lrelu")
+                modulated_layer(x, w1, s, None, b, act="lrelu")
+                times.setdefault(dtype, []).append(time.perf_counter() - t)
+    return min(times[torch.bfloat16]) < 0.9 * min(times[torch.float32])
+
+
+def choose_precision(device: torch.device | str, requested: str = "auto") -> str:
+    """'auto' -> fp16 on CUDA; on the CPU bf16 where a probe shows it pays, else the fast ops in fp32; other
+    devices (MPS, ...) the exact fp32 path, the one known to run there. Explicit choices are returned as given."""
+    if requested not in PRECISIONS:
+        raise ModelError(f"unknown precision '{requested}' (choose {', '.join(PRECISIONS)})")
+    if requested != "auto":
+        return requested
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "fp16"
+    if device.type == "cpu":
+        return "bf16" if _bf16_pays() else "fp32"
+    return "exact"
+
+
+def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact") -> torch.Tensor:
+    """ws [N, num_ws, w_dim] -> float32 images [N, C, H, W]; 'exact' is G.synthesis with force_fp32 (spec C1).
+
+    Render whole batches (grids, video chunks): on the CPU one batch of 8 beats 8 single renders
+    (benchmarks/generator.py).
+    """
+    device = next(G.parameters()).device
+    precision = choose_precision(device, precision)
+    ws = ws.to(device)
+    with torch.inference_mode():
+        if precision == "exact":
+            return G.synthesis(ws, noise_mode=noise_mode, force_fp32=True)
+        with fast_ops(DTYPES[precision]):
+            return G.synthesis(ws, noise_mode=noise_mode).float()
+
+
+def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
+    """Stop glibc malloc from unmapping big freed tensors and faulting them in again on every forward.
+
+    Same as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<big>: large blocks come from the heap and freed memory up
+    to `trim_threshold` bytes stays with the process. Returns False where there is no glibc (macOS, Windows).
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, trim_threshold))
