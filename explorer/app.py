@@ -56,7 +56,7 @@ def default_save_dir() -> Path:
 
 class App:
     def __init__(self, network: str | os.PathLike | None = None, size: tuple[int, int] = (1280, 800),
-                 device: str = "auto", precision: str = "exact", save_dir: str | os.PathLike | None = None):
+                 device: str = "auto", precision: str = "auto", save_dir: str | os.PathLike | None = None):
         pygame.display.init()  # display and fonts only: no audio device is opened
         pygame.font.init()
         font.cache_clear()  # fonts from an earlier pygame.init are dead

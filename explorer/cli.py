@@ -37,9 +37,11 @@ def main() -> None:
 
 def load_generator(network: str, device: str):
     """Load a file's G_ema onto the chosen device; returns (LoadedModel, G)."""
+    from model.fast import tune_allocator
     from model.io import load
     from model.render import pick_device
 
+    tune_allocator()  # batch renders re-faulted their big tensors on every forward otherwise
     dev = pick_device(device)
     model = load(network)
     return model, model.G.to(dev)
@@ -66,6 +68,10 @@ network_option = click.option("--network", required=True, metavar="PATH",
 device_option = click.option("--device", default="auto", show_default=True,
                              help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True)
+precision_option = click.option(
+    "--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+    help="exact: NVlabs' fp32 operations, pixel-equal to their generate.py on the CPU; auto: the fast path "
+    "(bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, fp32 otherwise), a few levels off at most.")
 outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
                              show_default=True)
 
@@ -79,9 +85,11 @@ outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_t
 @noise_option
 @outdir_option
 @device_option
+@precision_option
 @click.option("--grid", "make_grid", is_flag=True, help="Also write grid.png with every image.")
-def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device, make_grid):
-    """Render seeds to seedNNNN.png, pixel-equal to NVlabs' generate.py."""
+def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device, precision, make_grid):
+    """Render seeds to seedNNNN.png (with --precision exact, pixel-equal to NVlabs' generate.py)."""
+    from model.fast import choose_precision
     from model.latents import parse_range
     from model.render import render_seed
 
@@ -90,13 +98,14 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
     seed_list = parse_range(seeds)
     model, G = load_generator(network, device)
     class_idx = check_class(G, class_idx)
+    precision = choose_precision(next(G.parameters()).device, precision)
     outdir.mkdir(parents=True, exist_ok=True)
     images = []
     with click.progressbar(seed_list, label="generating", file=sys.stderr) as bar:
         for seed in bar:
-            img = render_seed(G, seed, psi, cutoff, class_idx, noise_mode)
+            img = render_seed(G, seed, psi, cutoff, class_idx, noise_mode, precision)
             meta = dict(seed=seed, psi=psi, cutoff=cutoff, class_idx=class_idx, noise_mode=noise_mode,
-                        model_id=model.model_id, model=model.path.name)
+                        precision=precision, model_id=model.model_id, model=model.path.name)
             save_png(outdir / f"seed{seed:04d}.png", img, meta)
             images.append(img)
     if make_grid:
@@ -104,7 +113,8 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
         cells = [images[r * cols:(r + 1) * cols] for r in range(rows)]
         save_png(outdir / "grid.png", grid(cells), dict(seeds=seed_list, psi=psi, cutoff=cutoff,
                                                         class_idx=class_idx, noise_mode=noise_mode,
-                                                        model_id=model.model_id, model=model.path.name))
+                                                        precision=precision, model_id=model.model_id,
+                                                        model=model.path.name))
     click.echo(f"wrote {len(images)} image(s) to {outdir}")
 
 
@@ -118,10 +128,12 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
 @noise_option
 @outdir_option
 @device_option
-def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device):
+@precision_option
+def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device, precision):
     """Style-mixing grid as NVlabs' style_mixing.py: grid.png plus every cell as ROW-COL.png."""
     import torch
 
+    from model.fast import choose_precision
     from model.latents import parse_range, seeds_to_z
     from model.render import label, synthesize
 
@@ -133,6 +145,7 @@ def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device)
         raise BadInput(f"--styles {styles} is out of range: this network has w indices 0-{G.num_ws - 1}")
     class_idx = check_class(G, class_idx)
     dev = next(G.parameters()).device
+    precision = choose_precision(dev, precision)
     seeds = list(set(row_seeds + col_seeds))  # one mapping batch over distinct seeds, as style_mixing.py
     with torch.inference_mode():
         z = torch.from_numpy(seeds_to_z(seeds, G.z_dim)).float().to(dev)
@@ -141,15 +154,15 @@ def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device)
         w_avg = G.mapping.w_avg
         ws = w_avg + (ws - w_avg) * psi  # style_mixing.py truncates by hand, always, over every index
         w_of = dict(zip(seeds, ws, strict=True))
-        own = dict(zip(seeds, synthesize(G, ws, noise_mode), strict=True))
+        own = dict(zip(seeds, synthesize(G, ws, noise_mode, precision), strict=True))
         mixed = {}
         for r in row_seeds:
             for col in col_seeds:
                 w = w_of[r].clone()
                 w[col_styles] = w_of[col][col_styles]
-                mixed[(r, col)] = synthesize(G, w[None], noise_mode)[0]
+                mixed[(r, col)] = synthesize(G, w[None], noise_mode, precision)[0]
     outdir.mkdir(parents=True, exist_ok=True)
-    meta = dict(psi=psi, class_idx=class_idx, noise_mode=noise_mode, model_id=model.model_id,
+    meta = dict(psi=psi, class_idx=class_idx, noise_mode=noise_mode, precision=precision, model_id=model.model_id,
                 model=model.path.name, styles=col_styles)
     for s in seeds:
         save_png(outdir / f"{s}-{s}.png", own[s], dict(meta, row=s, col=s))
@@ -268,9 +281,10 @@ def parse_scale(size: str | None, resolution: int) -> int:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="x.mp4 or x.gif.")
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality, lower = better.")
 @device_option
+@precision_option
 @click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Frames per render batch.")
 def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, psi, cutoff, class_idx, noise_mode,
-          size, out, crf, device, batch):
+          size, out, crf, device, precision, batch):
     """Render an interpolation video through keyframes to mp4 (H.264) or GIF."""
     from model.latents import parse_range
 
@@ -288,7 +302,7 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
     else:
         keys = [Keyframe(seed=0), Keyframe(seed=0)]  # placeholders so the settings can be checked before loading
     settings = ExportSettings(keys, str(out), frames, fps, interpolation, easing, loop, format="",
-                              noise_mode=noise_mode or "const", crf=crf)
+                              noise_mode=noise_mode or "const", crf=crf, precision=precision)
     settings.check()
     model, G = load_generator(network, device)
     if use_pins:
@@ -326,7 +340,8 @@ DEMO_MODEL = Path(__file__).resolve().parents[1] / "assets" / "models" / "emoji6
 @main.command()
 @click.argument("network", required=False)
 @device_option
-def explore(network, device):
+@precision_option
+def explore(network, device, precision):
     """Open the explorer window on NETWORK (default: the bundled demo model)."""
     from model.io import check_file
     from model.render import pick_device
@@ -341,9 +356,16 @@ def explore(network, device):
         pick_device(device)
     except ModelError as e:
         raise BadInput(str(e)) from None
+    import pygame
+
     from .app import App
 
-    App(network, device=device).run()
+    try:
+        app = App(network, device=device, precision=precision)
+    except pygame.error as e:
+        raise BadInput(f"cannot open a window: {e}") from None
+    app.run()
+
 
 
 main.add_command(dataset_command)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from model import latents
 from model.errors import ModelError
+from model.fast import PRECISIONS
 from model.render import NOISE_MODES, seed_ws, synthesize
 
 from .state import Recipe
@@ -31,7 +32,6 @@ from .state import Recipe
 INTERPOLATIONS = {"w-lerp": "lerp", "w-cubic": "cubic", "z-slerp": "slerp"}
 FORMATS = ("mp4", "gif")
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds and players stretch delays under 2 cs
-RENDERERS: dict[str, Callable] = {"exact": synthesize}  # precision -> f(G, ws, noise_mode) -> uint8 [N, H, W, C]
 
 
 class ExportError(ModelError):
@@ -99,7 +99,7 @@ class ExportSettings:
     format: str = ""  # mp4 or gif; '' = from the output's suffix
     noise_mode: str = "const"
     crf: int = 18
-    precision: str = "exact"
+    precision: str = "auto"  # model/fast.py: 'exact' is NVlabs' fp32 path, 'auto' the fastest faithful one
 
     @property
     def fmt(self) -> str:
@@ -145,8 +145,8 @@ class ExportSettings:
             raise bad(f"unknown noise mode '{self.noise_mode}' (choose {', '.join(NOISE_MODES)})")
         if not _is_int(self.crf) or not 0 <= self.crf <= 51:
             raise bad(f"crf must be an integer in 0..51, got {self.crf!r}")
-        if self.precision not in RENDERERS:
-            raise bad(f"unknown precision '{self.precision}' (choose {', '.join(RENDERERS)})")
+        if self.precision not in PRECISIONS:
+            raise bad(f"unknown precision '{self.precision}' (choose {', '.join(PRECISIONS)})")
 
 
 def _is_int(value: object) -> bool:
@@ -417,7 +417,6 @@ class Exporter:
         self.state = "ready"  # ready -> running -> done | cancelled | failed
         self.preview: np.ndarray | None = None  # the latest frame, for a GUI to show
         self.largest_batch = 0  # frames rendered by the biggest single render call
-        self._render = RENDERERS[settings.precision]
         self._path: LatentPath | None = None
         self._writer: Mp4Writer | GifWriter | None = None
         self._tmp: Path | None = None
@@ -487,7 +486,7 @@ class Exporter:
         if self.rendered < self.total:
             count = min(self.batch, self.total - self.rendered)
             ws = path_ws(self.G, self._path, self.rendered, self.rendered + count)
-            frames = self._render(self.G, ws, self.settings.noise_mode)
+            frames = synthesize(self.G, ws, self.settings.noise_mode, self.settings.precision)
             self.largest_batch = max(self.largest_batch, len(frames))
             if frames.shape[3] == 1:
                 frames = np.repeat(frames, 3, axis=3)

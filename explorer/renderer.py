@@ -28,12 +28,12 @@ import pygame
 import torch
 import torch.nn.functional as F
 
-from model import latents
+from model import fast, latents
 from model.errors import ModelError
 from model.io import load
-from model.render import pick_device, seed_ws
+from model.render import pick_device, seed_ws, synthesize
 
-from .export import RENDERERS, Exporter, ExportSettings
+from .export import Exporter, ExportSettings
 from .state import Band, ModelInfo, Recipe
 
 RENDER_EVENT = pygame.event.custom_type()
@@ -66,11 +66,11 @@ class _Request:
     path: str = ""
 
 
-def model_info(G, name: str, model_id: str, device: torch.device, path: str = "") -> ModelInfo:
+def model_info(G, name: str, model_id: str, device: str, path: str = "") -> ModelInfo:
     res = G.img_resolution
     bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, res)) for n, r in latents.layer_ranges(res).items())
     labels = tuple(f"{latents.resolution_of_w_index(i, res)}²" for i in range(G.num_ws))
-    return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, str(device), bands, labels, path)
+    return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
 
 
 @torch.inference_mode()
@@ -103,12 +103,14 @@ def as_rgb(images: np.ndarray) -> np.ndarray:
 class Renderer:
     """Owns the worker thread. Every public method returns at once; results arrive as RENDER_EVENTs."""
 
-    def __init__(self, device: str = "auto", precision: str = "exact", threads: int = 1, thumb_batch: int = 0,
+    def __init__(self, device: str = "auto", precision: str = "auto", threads: int = 1, thumb_batch: int = 0,
                  export_batch: int = 4, event_type: int = RENDER_EVENT):
-        if precision not in RENDERERS:
-            raise ModelError(f"unknown precision '{precision}' (choose {', '.join(RENDERERS)})")
+        if precision not in fast.PRECISIONS:
+            raise ModelError(f"unknown precision '{precision}' (choose {', '.join(fast.PRECISIONS)})")
+        fast.tune_allocator()
         self.device = pick_device(device)
-        self._synthesize = RENDERERS[precision]
+        self.precision = precision  # 'auto' is resolved on the worker: its probe runs torch
+        self._synthesize = synthesize
         self._threads = threads
         self.thumb_batch = thumb_batch or (8 if self.device.type != "cpu" else 2)
         self.export_batch = export_batch
@@ -151,6 +153,7 @@ class Renderer:
                 raise ModelError("an export is already running")
             if self.G is None:
                 raise ModelError("no model is open")
+            settings = replace(settings, precision=self.precision)  # frames match what the view shows
             self._export = Exporter(self.G, settings, batch=self.export_batch)
             self._export_stamp = next(self._stamps)
             self._cond.notify()
@@ -189,6 +192,7 @@ class Renderer:
 
     def _run(self) -> None:
         torch.set_num_threads(self._threads)
+        self.precision = fast.choose_precision(self.device, self.precision)
         while True:
             with self._cond:
                 while not (self._closing or self._pending or self._export is not None):
@@ -217,7 +221,7 @@ class Renderer:
     def _open(self, request: _Request) -> None:
         model = load(request.path)
         G = model.G.to(self.device).eval().requires_grad_(False)
-        info = model_info(G, model.name, model.model_id, self.device, str(model.path))
+        info = model_info(G, model.name, model.model_id, f"{self.device} {self.precision}", str(model.path))
         with self._cond:
             if self._latest.get("open") != request.stamp:
                 return  # another file was dropped meanwhile
@@ -230,7 +234,7 @@ class Renderer:
             return
         start = time.perf_counter()
         ws = recipe_ws(G, request.recipes[0], self.device)
-        image = self._synthesize(G, ws, request.recipes[0].noise_mode)[0]
+        image = self._synthesize(G, ws, request.recipes[0].noise_mode, self.precision)[0]
         self.images_rendered += 1
         ms = (time.perf_counter() - start) * 1000
         if not self._superseded_model(request):
@@ -246,7 +250,8 @@ class Renderer:
         for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
             group = [r for r in batch if r.noise_mode == noise_mode]
             ws = torch.cat([recipe_ws(G, r, self.device) for r in group])
-            images += zip(group, shrink(as_rgb(self._synthesize(G, ws, noise_mode)), request.size), strict=True)
+            frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision))
+            images += zip(group, shrink(frames, request.size), strict=True)
         self.images_rendered += len(batch)
         ms = (time.perf_counter() - start) * 1000 / max(len(batch), 1)
         order = {r: i for i, r in enumerate(batch)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import fast
 from .errors import ModelError
 from .latents import one_hot, seed_to_z
 
@@ -49,16 +50,14 @@ def seed_ws(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx
     return G.mapping(z, label(G, class_idx, device), truncation_psi=psi, truncation_cutoff=cutoff)
 
 
-@torch.inference_mode()
-def synthesize(G, ws: torch.Tensor, noise_mode: str = "const") -> np.ndarray:
-    """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C] on the exact fp32 path (fp32 on every device)."""
+def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact") -> np.ndarray:
+    """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C]; 'exact' is the fp32 NVlabs path, the others model/fast.py."""
     if noise_mode not in NOISE_MODES:
         raise ModelError(f"unknown noise mode '{noise_mode}' (choose {', '.join(NOISE_MODES)})")
-    device = next(G.parameters()).device
-    return to_uint8(G.synthesis(ws.to(device), noise_mode=noise_mode, force_fp32=True))
+    return to_uint8(fast.render(G, ws, noise_mode, precision))
 
 
 def render_seed(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,
-                noise_mode: str = "const") -> np.ndarray:
-    """One seed -> uint8 [H, W, C], the same pixels as NVlabs' generate.py on the CPU."""
-    return synthesize(G, seed_ws(G, seed, psi, cutoff, class_idx), noise_mode)[0]
+                noise_mode: str = "const", precision: str = "exact") -> np.ndarray:
+    """One seed -> uint8 [H, W, C]; with 'exact', the same pixels as NVlabs' generate.py on the CPU."""
+    return synthesize(G, seed_ws(G, seed, psi, cutoff, class_idx), noise_mode, precision)[0]

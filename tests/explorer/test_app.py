@@ -131,7 +131,7 @@ def test_psi_slider_renders_with_that_psi(nets, make_app):
     assert app.pump_until(shows(app, Recipe(0)))
     slide(app.panel.psi, 0.5)
     assert app.pump_until(shows(app, Recipe(0, psi=0.5)))
-    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, 0.5))
+    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, 0.5, precision=app.renderer.precision))
     click(app.panel.psi.right_button.rect.center)  # the slider's own arrow button, through pygame_gui
     assert app.pump_until(shows(app, Recipe(0, psi=0.55)))
     assert app.panel.values["psi"] == "0.55"
@@ -153,7 +153,8 @@ def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_a
     final = Recipe(0, psi=round(float(values[-1]), 2))
     assert app.pump_until(shows(app, final))
     assert app.renderer.images_rendered - before <= 3  # the render in flight at the first move, then the last
-    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, final.psi))
+    assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, final.psi,
+                                                       precision=app.renderer.precision))
     assert app.state.undo() and app.state.controls.psi == 1.0  # the whole drag is one undo step
 
 
@@ -226,7 +227,8 @@ def test_s_saves_the_png_with_generate_metadata(nets, make_app, folder):
     press(pygame.K_s)
     assert app.pump_until(lambda: (folder / "saved" / "seed0000-1.png").exists())
     pixels = np.asarray(Image.open(folder / "saved" / "seed0000.png"))
-    assert np.array_equal(pixels, render_seed(load(nets[1]).G, 0, class_idx=2))
+    assert np.array_equal(pixels, render_seed(load(nets[1]).G, 0, class_idx=2,
+                                                   precision=app.renderer.precision))
     meta = read_png_metadata(folder / "saved" / "seed0000.png")
     assert meta["seed"] == 0 and meta["class_idx"] == 2 and meta["psi"] == 1.0 and meta["noise_mode"] == "const"
     assert meta["model_id"] == app.state.model.model_id and meta["model"] == nets[1].name
@@ -260,7 +262,7 @@ def test_export_cancel_leaves_no_file_and_the_ui_stays_live(nets, make_app, fold
     app = make_app(nets[0])
     pin_two(app)
     folder.joinpath("saved").mkdir()
-    entered, release = gate(monkeypatch, explorer.export.RENDERERS, None, key="exact")
+    entered, release = gate(monkeypatch, explorer.export, "synthesize")
     click(app.export_dialog.start.rect.center)
     assert app.pump_until(entered.is_set)
     for _ in range(5):  # the worker is stuck in the export, the loop is not

@@ -8,6 +8,7 @@ from PIL import Image
 
 from explorer.cli import main
 from explorer.images import read_png_metadata
+from model.fast import choose_precision
 from model.io import load, save_networks
 from model.render import render_seed
 from tests.model.conformance import make_d, make_g
@@ -41,17 +42,29 @@ def nvlabs_generate(g, seed, psi=1.0, class_idx=None):
 def test_generate_matches_nvlabs_procedure_and_metadata_reproduces(nets, tmp_path):
     _, cond = nets
     result = run("generate", "--network", cond, "--seeds", "0-2,7", "--trunc", 0.7, "--class", 1, "--outdir",
-                 tmp_path, "--grid")
+                 tmp_path, "--grid", "--precision", "exact")
     assert result.exit_code == 0, result.output
     g = load(cond).G
     for seed in (0, 1, 2, 7):
         pixels = np.asarray(Image.open(tmp_path / f"seed{seed:04d}.png"))
         assert np.array_equal(pixels, nvlabs_generate(g, seed, 0.7, 1))
         meta = read_png_metadata(tmp_path / f"seed{seed:04d}.png")
-        assert meta["seed"] == seed and meta["model_id"] == load(cond).model_id
-        again = render_seed(g, meta["seed"], meta["psi"], meta["cutoff"], meta["class_idx"], meta["noise_mode"])
+        assert meta["seed"] == seed and meta["model_id"] == load(cond).model_id and meta["precision"] == "exact"
+        again = render_seed(g, meta["seed"], meta["psi"], meta["cutoff"], meta["class_idx"], meta["noise_mode"],
+                            meta["precision"])
         assert np.array_equal(again, pixels)
     assert Image.open(tmp_path / "grid.png").size == (32, 32)  # 4 images in a 2 x 2 grid of 16 px
+
+
+def test_generate_defaults_to_the_fast_path_and_records_it(nets, tmp_path):
+    uncond, _ = nets
+    assert run("generate", "--network", uncond, "--seeds", "3", "--outdir", tmp_path).exit_code == 0
+    meta = read_png_metadata(tmp_path / "seed0003.png")
+    assert meta["precision"] == choose_precision("cpu", "auto") != "exact"
+    pixels = np.asarray(Image.open(tmp_path / "seed0003.png"))
+    g = load(uncond).G
+    assert np.array_equal(pixels, render_seed(g, 3, precision=meta["precision"]))
+    assert np.abs(pixels.astype(int) - nvlabs_generate(g, 3)).max() <= 8  # a few levels off at most
 
 
 @pytest.mark.parametrize("args,message", [
@@ -79,7 +92,8 @@ def test_generate_missing_and_garbage_files(tmp_path):
 
 def test_generate_ignores_class_on_unconditional_net(nets, tmp_path):
     uncond, _ = nets
-    result = run("generate", "--network", uncond, "--seeds", "3", "--class", "2", "--outdir", tmp_path)
+    result = run("generate", "--network", uncond, "--seeds", "3", "--class", "2", "--outdir", tmp_path,
+                 "--precision", "exact")
     assert result.exit_code == 0 and "ignored" in result.output
     assert np.array_equal(np.asarray(Image.open(tmp_path / "seed0003.png")), nvlabs_generate(load(uncond).G, 3))
 
@@ -87,7 +101,7 @@ def test_generate_ignores_class_on_unconditional_net(nets, tmp_path):
 def test_mix_grid_layout_and_cells(nets, tmp_path):
     uncond, _ = nets
     result = run("mix", "--network", uncond, "--rows", "85,100", "--cols", "55,821,3", "--styles", "0-2",
-                 "--trunc", 0.8, "--outdir", tmp_path)
+                 "--trunc", 0.8, "--outdir", tmp_path, "--precision", "exact")
     assert result.exit_code == 0, result.output
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
     assert grid.shape == (16 * 3, 16 * 4, 3)
@@ -146,7 +160,8 @@ def test_convert_nvlabs_pickle_then_generate_same_pixels(tmp_path):
     assert converted.model_id == load(pkl).model_id
     assert set(converted.networks) == {"G", "D", "G_ema"}
     for path, folder in ((pkl, tmp_path / "a"), (out, tmp_path / "b")):
-        assert run("generate", "--network", path, "--seeds", "4", "--class", "2", "--outdir", folder).exit_code == 0
+        args = ("--seeds", "4", "--class", "2", "--outdir", folder, "--precision", "exact")
+        assert run("generate", "--network", path, *args).exit_code == 0
     a, b = (np.asarray(Image.open(tmp_path / f / "seed0004.png")) for f in ("a", "b"))
     assert np.array_equal(a, b)
     assert np.array_equal(a, nvlabs_generate(g_ema, 4, class_idx=2))

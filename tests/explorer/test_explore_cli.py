@@ -4,11 +4,13 @@ import os
 import subprocess
 import sys
 
+import pygame
 import pytest
 from click.testing import CliRunner
 
 import explorer.app
 import explorer.cli
+import model.io
 from explorer.cli import main
 
 
@@ -18,8 +20,10 @@ def opened(monkeypatch):
     calls = []
 
     class FakeApp:
-        def __init__(self, network, device):
-            calls.append((str(network), device))
+        def __init__(self, network, device, precision):
+            if network == "no-display":
+                raise pygame.error("x11 not available")
+            calls.append((str(network), device, precision))
 
         def run(self):
             calls.append("run")
@@ -41,7 +45,13 @@ def test_without_a_network_it_opens_the_demo_model(monkeypatch, tmp_path, opened
     monkeypatch.setattr(explorer.cli, "DEMO_MODEL", demo)
     result = CliRunner().invoke(main, ["explore"])
     assert result.exit_code == 0, result.output
-    assert opened == [(str(demo), "auto"), "run"]
+    assert opened == [(str(demo), "auto", "auto"), "run"]
+
+
+def test_no_display_is_a_one_line_error(monkeypatch, opened):
+    monkeypatch.setattr(model.io, "check_file", lambda path: None)
+    result = CliRunner().invoke(main, ["explore", "no-display", "--precision", "exact"])
+    assert result.exit_code == 2 and result.output.strip() == "Error: cannot open a window: x11 not available"
 
 
 def test_bad_arguments_exit_2_before_a_window(tmp_path, opened):

@@ -49,7 +49,7 @@ def step_sizes(frames):
 
 def seeds_settings(out, seeds=(1, 5, 9), **kw):
     keys = [Keyframe(seed=s, psi=0.7 if i == 0 else 1.0) for i, s in enumerate(seeds)]
-    return ExportSettings(keys, str(out), **{"frames_per_transition": 4, **kw})
+    return ExportSettings(keys, str(out), **{"frames_per_transition": 4, "precision": "exact", **kw})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -207,13 +207,13 @@ def test_cancel_before_start_and_while_finishing_a_gif(G, tmp_path):
 def test_cancel_from_another_thread_during_a_step(G, tmp_path, monkeypatch):
     exporter = None
 
-    def render(g, ws, noise_mode):
+    def render(g, ws, noise_mode, precision):
         thread = threading.Thread(target=exporter.cancel)  # the UI thread, while the worker is rendering
         thread.start()
         thread.join()
-        return synthesize(g, ws, noise_mode)
+        return synthesize(g, ws, noise_mode, precision)
 
-    monkeypatch.setitem(export.RENDERERS, "exact", render)
+    monkeypatch.setattr(export, "synthesize", render)
     exporter = Exporter(G, seeds_settings(tmp_path / "v.mp4"))
     exporter.step()
     assert exporter.state == "cancelled" and exporter.rendered == 4
@@ -233,13 +233,13 @@ def test_unwritable_folder_is_a_one_line_error(G, tmp_path):
 def test_failure_mid_export_removes_the_temp_file(G, tmp_path, monkeypatch, fmt):
     calls = []
 
-    def render(g, ws, noise_mode):
+    def render(g, ws, noise_mode, precision):
         calls.append(len(ws))
         if len(calls) == 2:
             raise RuntimeError("out of memory\nlong details")
-        return synthesize(g, ws, noise_mode)
+        return synthesize(g, ws, noise_mode, precision)
 
-    monkeypatch.setitem(export.RENDERERS, "exact", render)
+    monkeypatch.setattr(export, "synthesize", render)
     with pytest.raises(ExportError, match="^export failed: out of memory$"):
         Exporter(G, seeds_settings(tmp_path / f"v.{fmt}")).run()
     assert list(tmp_path.iterdir()) == []
@@ -262,12 +262,12 @@ def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
     """The exporter keeps no rendered batch past the step that made it, so memory cannot grow with length."""
     batches = []
 
-    def render(g, ws, noise_mode):
-        frames = synthesize(g, ws, noise_mode)
+    def render(g, ws, noise_mode, precision):
+        frames = synthesize(g, ws, noise_mode, precision)
         batches.append((len(frames), weakref.ref(frames)))
         return frames
 
-    monkeypatch.setitem(export.RENDERERS, "exact", render)
+    monkeypatch.setattr(export, "synthesize", render)
     exporter = Exporter(G, seeds_settings(tmp_path / f"v.{fmt}", frames_per_transition=6), batch=4)
     progress = [0.0]
     while not exporter.finished:
@@ -422,3 +422,16 @@ def test_cli_bad_input_exits_2_with_one_line(net, tmp_path, monkeypatch, args, m
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("Error: ") and message in lines[-1]
     assert not list(tmp_path.glob("x.*")) and not list(tmp_path.glob(".x.*"))
+
+
+def test_frames_render_at_the_chosen_precision(G, tmp_path, monkeypatch):
+    seen = []
+
+    def render(g, ws, noise_mode, precision):
+        seen.append(precision)
+        return synthesize(g, ws, noise_mode, precision)
+
+    monkeypatch.setattr(export, "synthesize", render)
+    Exporter(G, seeds_settings(tmp_path / "v.mp4", precision="bf16")).run()
+    assert seen and set(seen) == {"bf16"}
+    assert ExportSettings([Keyframe(seed=1), Keyframe(seed=2)], "v.mp4").precision == "auto"

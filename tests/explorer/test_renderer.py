@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 
 from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
 from explorer.state import Mix, Recipe  # noqa: E402
+from model.fast import choose_precision  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.latents import mix_styles  # noqa: E402
 from model.render import render_seed, seed_ws, synthesize  # noqa: E402
@@ -33,7 +34,7 @@ def net(tmp_path_factory):
 def renderer(net):
     pygame.init()
     pygame.event.clear()
-    r = Renderer("cpu")
+    r = Renderer("cpu", "exact")
     yield r
     r.close()
     pygame.quit()
@@ -74,7 +75,7 @@ def open_model(renderer, net):
 def test_open_describes_the_model(renderer, net):
     info = open_model(renderer, net)
     G = load(net).G
-    assert info == model_info(G, "tiny", load(net).model_id, renderer.device, str(net))
+    assert info == model_info(G, "tiny", load(net).model_id, "cpu exact", str(net))
     assert (info.resolution, info.num_ws, info.c_dim) == (16, 6, 0)
     assert [b.name for b in info.bands] == ["coarse", "fine"] and info.index_labels[0] == "4²"
 
@@ -90,6 +91,22 @@ def test_image_is_exact_and_mixing_takes_the_source_rows(renderer, net):
     mixed = results(lambda got: got)[0].images[0]
     ws = mix_styles(seed_ws(G, 5, 0.6), seed_ws(G, 8, 0.6), range(2, 5))
     assert np.array_equal(mixed, synthesize(G, ws, "const")[0])
+
+
+def test_auto_precision_is_chosen_on_the_worker_and_used_for_every_image(net):
+    pygame.init()
+    pygame.event.clear()
+    renderer = Renderer("cpu")
+    try:
+        info = open_model(renderer, net)
+        chosen = choose_precision("cpu", "auto")
+        assert renderer.precision == chosen and info.device == f"cpu {chosen}"
+        renderer.render(Recipe(5, 0.6))
+        [image] = results(lambda got: got)[0].images
+        assert np.array_equal(image, render_seed(load(net).G, 5, 0.6, precision=chosen))
+    finally:
+        renderer.close()
+        pygame.quit()
 
 
 def test_latest_wins_while_the_worker_is_busy(renderer, net):
