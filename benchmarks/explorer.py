@@ -1,12 +1,17 @@
-"""Explorer responsiveness, headless: UI frame times while the worker renders nonstop, and slider-to-image latency.
+"""Explorer speed, headless: UI frame times while the worker renders nonstop, slider-to-image latency, and video
+export throughput against the generator alone.
 
 Frames run as in `App.run` (60 fps pacing that wakes early for results). "Busy": every frame nudges psi, so
 the worker always has a newer image to render; we time the frame interval (target p95 <= 33 ms) and the UI's
 own work per frame. "Latency": with the worker idle, one slider event is posted and frames run until the large
 view shows the new image; compared with one render of the same image timed alone just before, with one torch
-thread as in the worker (target <= 1.3 x). Random weights: speed does not depend on them.
+thread and the precision the worker chose (target <= 1.3 x). "Export": G-only = `synthesize` over the path's
+precomputed ws in the same batches; export = every `Exporter.step()` end to end (path, mapping, rendering,
+encoding, finishing, rename), timed chunk by chunk in alternation with G-only (target >= 0.9 x). Random
+weights: speed does not depend on them.
 
 Usage (from the repo root): python -m benchmarks.explorer [--res 64 256] [--frames 300] [--moves 10]
+    [--export-res 64 128] [--export-frames 20]
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ import pygame  # noqa: E402
 import pygame_gui  # noqa: E402
 import torch  # noqa: E402
 
+from explorer import export  # noqa: E402
 from explorer.app import FPS, App  # noqa: E402
+from explorer.export import Exporter, ExportSettings, Keyframe, latent_path, path_ws  # noqa: E402
 from explorer.renderer import recipe_ws  # noqa: E402
 from explorer.state import Recipe  # noqa: E402
+from model.fast import choose_precision  # noqa: E402
 from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
 from model.render import synthesize  # noqa: E402
@@ -91,7 +99,7 @@ def latency(app: App, G, moves: int) -> list[tuple[float, float]]:
     for i in range(moves):
         settle(app)
         value = round(-0.5 + 0.1 * i, 2)
-        alone = one_render(G, app.state.recipe(), value)
+        alone = one_render(G, app.state.recipe(), value, app.renderer.precision)
         start = time.perf_counter()
         move(app, value)
         while True:  # frame() split in two: the image is on screen once the step that drew it returns
@@ -104,10 +112,11 @@ def latency(app: App, G, moves: int) -> list[tuple[float, float]]:
     return out
 
 
-def one_render(G, recipe: Recipe, psi: float) -> float:
+def one_render(G, recipe: Recipe, psi: float, precision: str) -> float:
     """The same image rendered alone on this thread (one torch thread, as in the worker)."""
     start = time.perf_counter()
-    synthesize(G, recipe_ws(G, dataclasses.replace(recipe, psi=psi), torch.device("cpu")), recipe.noise_mode)
+    ws = recipe_ws(G, dataclasses.replace(recipe, psi=psi), torch.device("cpu"))
+    synthesize(G, ws, recipe.noise_mode, precision)
     return time.perf_counter() - start
 
 
@@ -128,7 +137,53 @@ def measure(res: int, frames: int, moves: int, folder: str) -> tuple:
     finally:
         app.close()
     lat, alone = [p[0] for p in pairs], [p[1] for p in pairs]
-    return res, b, statistics.median(lat), statistics.median(alone), statistics.median(a / b for a, b in pairs)
+    return (res, app.renderer.precision, b, statistics.median(lat), statistics.median(alone),
+            statistics.median(a / b for a, b in pairs))
+
+
+def paired_export(G, settings: ExportSettings, batch: int) -> tuple[float, float, float]:
+    """(G-only s, export s, export's own render s): the rest of the export time is the exporter's overhead."""
+    ws = path_ws(G, latent_path(G, settings), 0, settings.frame_count)
+    render_time = [0.0]
+    plain = export.synthesize
+
+    def timed_render(g, batch_ws, noise_mode, precision):
+        start = time.perf_counter()
+        frames = plain(g, batch_ws, noise_mode, precision)
+        render_time[0] += time.perf_counter() - start
+        return frames
+
+    export.synthesize = timed_render
+    try:
+        exporter = Exporter(G, settings, batch=batch)
+        g_time = e_time = 0.0
+        while not exporter.finished:
+            if exporter.rendered < exporter.total:
+                start = time.perf_counter()
+                plain(G, ws[exporter.rendered:exporter.rendered + batch], settings.noise_mode, settings.precision)
+                g_time += time.perf_counter() - start
+            start = time.perf_counter()
+            exporter.step()
+            e_time += time.perf_counter() - start
+    finally:
+        export.synthesize = plain
+    return g_time, e_time, render_time[0]
+
+
+def export_rows(resolutions: list[int], frames: int, batch: int, folder: str) -> list[tuple]:
+    precision = choose_precision("cpu", "auto")
+    rows = []
+    for res in resolutions:
+        G = make_generator(res)
+        for interp, fmt in [("w-cubic", "mp4"), ("z-slerp", "mp4"), ("w-cubic", "gif")]:
+            keys = [Keyframe(seed=s, psi=0.7) for s in (1, 2, 3)]
+            settings = ExportSettings(keys, str(Path(folder) / f"bench.{fmt}"), frames_per_transition=frames, fps=30,
+                                      interpolation=interp, loop=True, precision=precision)
+            paired_export(G, dataclasses.replace(settings, frames_per_transition=1), batch)  # warm-up
+            g_time, e_time, r_time = paired_export(G, settings, batch)
+            n = settings.frame_count
+            rows.append((res, precision, interp, fmt, n, n / g_time, n / e_time, (e_time - r_time) / e_time))
+    return rows
 
 
 def main() -> None:
@@ -136,21 +191,33 @@ def main() -> None:
     parser.add_argument("--res", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--moves", type=int, default=10)
+    parser.add_argument("--export-res", type=int, nargs="*", default=[64, 128])
+    parser.add_argument("--export-frames", type=int, default=20, help="frames per transition (3 keyframes, looped)")
+    parser.add_argument("--export-batch", type=int, default=4, help="frames per render call, as the GUI's worker")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # for one_render; the UI thread itself never calls torch
+    torch.set_num_threads(1)  # as the worker; the UI thread itself never calls torch
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SGX_DATA_DIR"] = tmp
         rows = [measure(res, args.frames, args.moves, tmp) for res in args.res]
+        exports = export_rows(args.export_res, args.export_frames, args.export_batch, tmp)
     print(f"\nExplorer responsiveness (torch {torch.__version__}, {os.cpu_count()} CPUs, worker 1 torch thread, "
-          f"{args.frames} busy frames, {args.moves} slider moves)\n")
-    print(f"{'res':>5} | {'frame p50':>9} {'frame p95':>9} {'frame max':>9} {'UI work p95':>11} {'renders/s':>9} | "
-          f"{'one render':>10} {'latency':>9} {'ratio':>6}")
-    for res, b, lat, alone, ratio in rows:
-        print(f"{res:>5} | {b['p50'] * 1e3:>7.1f}ms {b['p95'] * 1e3:>7.1f}ms {b['max'] * 1e3:>7.1f}ms "
+          f"{args.frames} busy frames, {args.moves} slider moves, load {os.getloadavg()[0]:.1f})\n")
+    print(f"{'res':>5} {'prec':>5} | {'frame p50':>9} {'frame p95':>9} {'frame max':>9} {'UI work p95':>11} "
+          f"{'renders/s':>9} | {'one render':>10} {'latency':>9} {'ratio':>6}")
+    for res, precision, b, lat, alone, ratio in rows:
+        print(f"{res:>5} {precision:>5} | {b['p50'] * 1e3:>7.1f}ms {b['p95'] * 1e3:>7.1f}ms {b['max'] * 1e3:>7.1f}ms "
               f"{b['work95'] * 1e3:>9.1f}ms {b['renders'] / b['seconds']:>9.1f} | {alone * 1e3:>8.1f}ms "
               f"{lat * 1e3:>7.1f}ms {ratio:>5.2f}x")
     print("\nmedians over the moves; ratio = median of latency / one render, paired move by move")
-    print("targets: frame p95 <= 33 ms; latency <= 1.3 x one render")
+    if exports:
+        print(f"\nExport vs G-only (3 keyframes looped, {args.export_frames} frames/transition, batch "
+              f"{args.export_batch}, 1 torch thread)\n")
+        print(f"{'res':>5} {'prec':>5} {'interp':>8} {'fmt':>4} {'frames':>6} {'G-only fps':>11} {'export fps':>11} "
+              f"{'ratio':>6} {'overhead':>9}")
+        for res, precision, interp, fmt, n, g_fps, e_fps, overhead in exports:
+            print(f"{res:>5} {precision:>5} {interp:>8} {fmt:>4} {n:>6} {g_fps:>11.2f} {e_fps:>11.2f} "
+                  f"{e_fps / g_fps:>6.2f} {100 * overhead:>8.1f}%")
+    print("\ntargets: frame p95 <= 33 ms; latency <= 1.3 x one render; export >= 0.9 x G-only")
 
 
 if __name__ == "__main__":

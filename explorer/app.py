@@ -322,7 +322,7 @@ class App:
         elif name == "export_cancel":
             self.renderer.cancel_export()
         elif name == "export_browse" and self.export_dialog is not None:
-            self.pick_file("Export to", "export_output", str(self.export_dialog.output), False)
+            self.pick_file("Export into this folder", "export_folder", str(self.export_dialog.folder), True)
 
     def set_control(self, name: str, *args) -> None:
         s = self.state
@@ -370,8 +370,8 @@ class App:
                 save_settings({**load_settings(), "save_dir": str(self.save_dir)})
             except OSError as e:
                 self.error("Settings", f"Could not remember the folder: {e}")
-        elif self.file_purpose == "export_output" and self.export_dialog is not None:
-            self.export_dialog.set_output(path)
+        elif self.file_purpose == "export_folder" and self.export_dialog is not None:
+            self.export_dialog.set_output(str(Path(path) / self.export_dialog.output.name))
 
     def error(self, title: str, message: str) -> None:
         """A message window; a repeat of one still open is not stacked, and at most MAX_MESSAGES stay open."""
@@ -450,9 +450,13 @@ class App:
     def start_export(self) -> None:
         try:
             settings = self.export_dialog.settings(self.state.pins)
+            Path(settings.output).parent.mkdir(parents=True, exist_ok=True)  # the default folder may be new
             self.renderer.export(settings)
         except ModelError as e:
             self.error("Export video", str(e))
+            return
+        except OSError as e:
+            self.error("Export video", f"cannot create the folder: {e.strerror or e}: {e.filename}")
             return
         self.export_dialog.set_running(True)
         self.export_dialog.set_progress(0, "starting…")

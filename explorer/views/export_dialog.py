@@ -12,7 +12,7 @@ from pygame_gui.elements import UIButton, UICheckBox, UIDropDownMenu, UILabel, U
 from model.errors import ModelError
 from model.latents import EASINGS
 
-from ..export import ExportSettings, Keyframe
+from ..export import GIF_MAX_FPS, ExportSettings, Keyframe
 from ..state import Pin
 from .dialogs import centred
 from .draw import elide_left, font, home_relative
@@ -108,14 +108,16 @@ class ExportDialog:
         name, out = self.name.get_text().strip(), self.output
         if not name or Path(name).name != name:
             raise ModelError("bad export: type a file name such as video.mp4 (the folder is chosen above)")
-        if not out.parent.is_dir():
-            raise ModelError(f"bad export: the folder {out.parent} does not exist")
+        fmt = self.format.selected_option[1]
+        fps = int(self.fps.selected_option[0])
+        if fmt == "gif":
+            fps = min(fps, GIF_MAX_FPS)  # GIF delays are whole centiseconds: 60 fps plays as 50
         settings = ExportSettings(
             keyframes=[Keyframe.from_recipe(p.recipe) for p in pins], output=str(out),
             frames_per_transition=int(digits),
-            fps=int(self.fps.selected_option[0]), interpolation=self.interp.selected_option[1],
+            fps=fps, interpolation=self.interp.selected_option[1],
             easing=self.easing.selected_option[0], loop=self.loop.get_state() is True,
-            scale=int(self.size.selected_option[1]), format=self.format.selected_option[1],
+            scale=int(self.size.selected_option[1]), format=fmt,
             noise_mode=pins[0].recipe.noise_mode if pins else "const")
         settings.check()
         return settings

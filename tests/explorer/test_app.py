@@ -250,12 +250,23 @@ def test_export_from_the_dialog_writes_the_video(nets, make_app, folder):
     app = make_app(nets[0])
     pin_two(app)
     output = folder / "saved" / "tiny-2-pins.mp4"
-    assert app.export_dialog.output == output
-    folder.joinpath("saved").mkdir()
+    assert app.export_dialog.output == output and not output.parent.exists()  # made on Export
     click(app.export_dialog.start.rect.center)
     assert app.pump_until(lambda: app.export_status.startswith("done"))
     assert output.stat().st_size > 0 and sorted(p.name for p in output.parent.iterdir()) == [output.name]
     assert app.export_dialog.bar.current_progress == 100
+
+
+def test_gif_at_60_fps_plays_at_50(nets, make_app):
+    app = make_app(nets[0])
+    pin_two(app)
+    dialog = app.export_dialog
+    dialog.format.selected_option, dialog.fps.selected_option = ("GIF", "gif"), ("60", "60")
+    dialog.name.set_text("loop.gif")
+    assert dialog.settings(app.state.pins).fps == 50
+    dialog.format.selected_option = ("mp4 (H.264)", "mp4")
+    dialog.name.set_text("loop.mp4")
+    assert dialog.settings(app.state.pins).fps == 60
 
 
 def test_export_cancel_leaves_no_file_and_the_ui_stays_live(nets, make_app, folder, monkeypatch):
