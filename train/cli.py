@@ -114,8 +114,9 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
               help="Progress line every this many kimg.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")
-@click.option("--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default="auto",
-              show_default=True, help="auto: fp16 on CUDA, fp32 elsewhere. fp32/bf16/fp16 use the fast ops "
+@click.option("--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default=None,
+              help="[default: auto; a resumed run keeps its own] auto: fp16 on CUDA; on the CPU bf16 where a probe "
+              "shows it pays (AMX), else fp32. fp32/bf16/fp16 use the fast ops "
               "(bf16 pays only on CPUs with AMX: measure with benchmarks/train.py); exact: NVlabs' op order, "
               "slower. Regularisers always run in fp32.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,

@@ -59,7 +59,7 @@ class TrainOptions:
     tick: float = 4.0
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"
+    precision: str | None = None  # None: auto for a new run, the recorded one when resuming
     workers: int = 2
     metrics: str = "swd"
     swd_images: int = 2048
@@ -130,7 +130,8 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
     _check(opts.gpus >= 1, "--gpus must be at least 1")
     _check(opts.aug in AUG_MODES, f"--aug {opts.aug!r}: choose from {', '.join(AUG_MODES)}")
     _check(opts.augpipe in AUGPIPES, f"--augpipe {opts.augpipe!r}: choose from {', '.join(AUGPIPES)}")
-    _check(opts.precision in PRECISIONS, f"--precision {opts.precision!r}: choose from {', '.join(PRECISIONS)}")
+    _check(opts.precision in (None, *PRECISIONS),
+           f"--precision {opts.precision!r}: choose from {', '.join(PRECISIONS)}")
     _check(opts.metrics in METRICS, f"--metrics {opts.metrics!r}: choose from {', '.join(METRICS)}")
     _check(opts.cond is False or label_dim > 0, "--cond requires a dataset with labels (dataset.json)")
     _check(opts.snap >= 1, "--snap must be at least 1")
@@ -142,12 +143,12 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
         spec["mb"] = max(min(gpus * min(4096 // resolution, 32), 64), gpus)
     batch = opts.batch if opts.batch is not None else spec["mb"]
     _check(batch >= 1, "--batch must be at least 1")
-    if opts.cfg == "auto":
-        spec["mbstd"] = min(batch // gpus, 4)
+    if opts.cfg == "auto":  # from the preset batch, as NVlabs' train.py: --batch overrides only the batch
+        spec["mbstd"] = min(spec["mb"] // gpus, 4)
         spec["fmaps"] = 1 if resolution >= 512 else 0.5
         spec["lrate"] = 0.002 if resolution >= 1024 else 0.0025
-        spec["gamma"] = 0.0002 * resolution ** 2 / batch
-        spec["ema"] = batch * 10 / 32
+        spec["gamma"] = 0.0002 * resolution ** 2 / spec["mb"]
+        spec["ema"] = spec["mb"] * 10 / 32
     if opts.batch is not None:
         batch_gpu = batch // gpus
     else:
@@ -214,7 +215,7 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
         metrics=[] if opts.metrics == "none" else [opts.metrics], swd_images=opts.swd_images,
         dataset=dict(path=str(opts.data), name=dataset_name, resolution=resolution, channels=channels,
                      label_dim=label_dim, use_labels=opts.cond, xflip=opts.mirror, size=dataset_size),
-        resume_pkl=str(opts.resume) if resume_file else None, precision=opts.precision)
+        resume_pkl=str(opts.resume) if resume_file else None, precision=opts.precision or "auto")
 
 
 def _inherit(base: tuple[dict, dict], mbstd: int) -> tuple[dict, dict]:

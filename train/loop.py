@@ -82,7 +82,7 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
     """Resolve the options into a Plan; create the run directory and training_options.json for a new run."""
     outdir = Path(opts.outdir)
     device = str(pick_device(opts.device))
-    resolve_precision(opts.precision, torch.device(device))
+    resolve_precision(opts.precision or "auto", torch.device(device))
     if opts.resume == "auto" or (opts.resume is not None and Path(opts.resume).is_dir()):
         run_dir = newest_run_dir(outdir) if opts.resume == "auto" else Path(opts.resume)
         found = find_resume_state(run_dir) if run_dir is not None else None
@@ -92,7 +92,14 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
                 cfg.total_kimg = opts.kimg
             if opts.data is not None:
                 cfg.dataset = dict(cfg.dataset, path=str(opts.data))
-            cfg.precision = opts.precision
+            cfg.precision = opts.precision or cfg.precision
+            if cfg.num_gpus != opts.gpus:  # the same global batch, split over the processes there are now
+                mbstd = cfg.D_kwargs.get("epilogue_kwargs", {}).get("mbstd_group_size", 4)
+                batch_gpu = cfg.batch_size // opts.gpus
+                if cfg.batch_size % opts.gpus or batch_gpu % min(mbstd, batch_gpu):
+                    raise ConfigError(f"--gpus {opts.gpus}: the run's batch {cfg.batch_size} does not split into "
+                                      f"per-process batches that fit its minibatch-std group {mbstd}")
+                cfg.num_gpus, cfg.batch_gpu = opts.gpus, batch_gpu
             log(f"continuing {run_dir} with its training_options.json (of the options given now, only --kimg, "
                 "--data, --precision, --device and --workers apply)")
             return Plan(cfg, run_dir, device, opts.workers, resume_state=found[0])
@@ -430,6 +437,7 @@ class ProgressBar:
 
 
 def _spawned(plan: Plan) -> None:
+    fast.tune_allocator()  # a spawned interpreter starts with glibc's defaults again
     world = int(os.environ["WORLD_SIZE"])
     device = torch.device(plan.device)
     if device.type == "cpu":

@@ -18,15 +18,16 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from model.fast import choose_precision
 from model.io import load
 from model.render import render_seed
 from train.cli import train_command
-from train.config import TrainOptions, resolve
+from train.config import ConfigError, TrainOptions, resolve
 from train.dataset import ImageZipDataset
 from train.files import read_jsonl
 from train.loop import prepare, train
 from train.state import read_state, state_files
-from train.trainer import Trainer
+from train.trainer import Trainer, resolve_precision
 
 from ..model.nvlabs_fixture import dump, sg2a_pickle
 from .trainer_data import make_zip, tiny_options
@@ -68,6 +69,28 @@ def test_presets_give_nvlabs_numbers():
     cifar = resolve(TrainOptions(data="d", outdir="o", cfg="cifar"), 32, 3, 10, "d", 100)
     assert cifar.loss_kwargs["pl_weight"] == 0 and cifar.loss_kwargs["style_mixing_prob"] == 0
     assert cifar.D_kwargs["architecture"] == "orig" and cifar.total_kimg == 100000
+
+
+def test_auto_takes_its_numbers_from_the_preset_batch_not_from_batch_override():
+    # NVlabs' train.py: auto at 64 has mb 32, so gamma 0.0002 * 64^2 / 32 and ema 32 * 10/32; --batch changes
+    # only the batch.
+    cfg = resolve(TrainOptions(data="d", outdir="o", batch=16), 64, 3, 0, "d", 100)
+    assert (cfg.batch_size, cfg.batch_gpu) == (16, 16)
+    assert cfg.loss_kwargs["r1_gamma"] == pytest.approx(0.0256) and cfg.ema_kimg == pytest.approx(10.0)
+    assert cfg.D_kwargs["epilogue_kwargs"]["mbstd_group_size"] == 4
+
+
+def test_auto_precision_is_bf16_on_the_cpu_only_where_the_probe_says_it_pays():
+    assert resolve_precision("auto", torch.device("cpu")) == {"bf16": "bf16"}.get(choose_precision("cpu"), "fp32")
+    assert resolve_precision("exact", torch.device("cpu")) == "exact"
+
+
+def test_resume_keeps_the_recorded_precision_and_splits_the_batch_over_new_processes(data, tmp_path):
+    train(tiny_options(data, tmp_path, kimg=0.004, precision="exact"))
+    plan = prepare(replace(tiny_options(data, tmp_path, resume="auto"), precision=None, gpus=2))
+    assert plan.cfg.precision == "exact" and (plan.cfg.num_gpus, plan.cfg.batch_gpu, plan.cfg.batch_size) == (2, 2, 4)
+    with pytest.raises(ConfigError, match="does not split"):
+        prepare(replace(tiny_options(data, tmp_path, resume="auto"), gpus=3))
 
 
 def test_lazy_regularisation_corrects_adam():

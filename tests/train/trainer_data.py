@@ -37,6 +37,6 @@ def make_zip(path: Path, count: int = 16, res: int = 16, num_classes: int | None
 def tiny_options(data: Path, outdir: Path, **overrides) -> TrainOptions:
     """A 16x16 run with a few thousand parameters per layer: batch 4, snapshots every tick."""
     opts = dict(data=str(data), outdir=str(outdir), kimg=0.016, batch=4, cbase=128, cmax=32, map=1, tick=0.008,
-                snap=1, metrics="none", workers=1, swd_images=16)
+                snap=1, metrics="none", workers=1, swd_images=16, precision="fp32")
     opts.update(overrides)
     return TrainOptions(**opts)
