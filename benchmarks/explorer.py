@@ -32,13 +32,14 @@ import torch  # noqa: E402
 
 from explorer import export  # noqa: E402
 from explorer.app import FPS, App  # noqa: E402
-from explorer.export import Exporter, ExportSettings, Keyframe, latent_path, path_ws  # noqa: E402
+from explorer.export import Exporter, ExportSettings  # noqa: E402
 from explorer.renderer import recipe_ws  # noqa: E402
 from explorer.state import Recipe  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
 from model.render import synthesize  # noqa: E402
+from model.video import Keyframe, latent_path, path_ws  # noqa: E402
 
 
 def make_generator(res: int) -> Generator:
@@ -143,7 +144,9 @@ def measure(res: int, frames: int, moves: int, folder: str) -> tuple:
 
 def paired_export(G, settings: ExportSettings, batch: int) -> tuple[float, float, float]:
     """(G-only s, export s, export's own render s): the rest of the export time is the exporter's overhead."""
-    ws = path_ws(G, latent_path(G, settings), 0, settings.frame_count)
+    s = settings
+    ws = path_ws(G, latent_path(G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop), 0,
+                 s.frame_count)
     render_time = [0.0]
     plain = export.synthesize
 

@@ -131,11 +131,9 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
 @precision_option
 def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device, precision):
     """Style-mixing grid as NVlabs' style_mixing.py: grid.png plus every cell as ROW-COL.png."""
-    import torch
-
     from model.fast import choose_precision
-    from model.latents import parse_range, seeds_to_z
-    from model.render import label, synthesize
+    from model.latents import parse_range
+    from model.render import style_mix
 
     from .images import grid, save_png
 
@@ -144,23 +142,9 @@ def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device,
     if max(col_styles) >= G.num_ws:
         raise BadInput(f"--styles {styles} is out of range: this network has w indices 0-{G.num_ws - 1}")
     class_idx = check_class(G, class_idx)
-    dev = next(G.parameters()).device
-    precision = choose_precision(dev, precision)
-    seeds = list(set(row_seeds + col_seeds))  # one mapping batch over distinct seeds, as style_mixing.py
-    with torch.inference_mode():
-        z = torch.from_numpy(seeds_to_z(seeds, G.z_dim)).float().to(dev)
-        c = label(G, class_idx, dev).repeat(len(seeds), 1)
-        ws = G.mapping(z, c)
-        w_avg = G.mapping.w_avg
-        ws = w_avg + (ws - w_avg) * psi  # style_mixing.py truncates by hand, always, over every index
-        w_of = dict(zip(seeds, ws, strict=True))
-        own = dict(zip(seeds, synthesize(G, ws, noise_mode, precision), strict=True))
-        mixed = {}
-        for r in row_seeds:
-            for col in col_seeds:
-                w = w_of[r].clone()
-                w[col_styles] = w_of[col][col_styles]
-                mixed[(r, col)] = synthesize(G, w[None], noise_mode, precision)[0]
+    precision = choose_precision(next(G.parameters()).device, precision)
+    own, mixed = style_mix(G, row_seeds, col_seeds, col_styles, psi, class_idx, noise_mode, precision)
+    seeds = list(own)
     outdir.mkdir(parents=True, exist_ok=True)
     meta = dict(psi=psi, class_idx=class_idx, noise_mode=noise_mode, precision=precision, model_id=model.model_id,
                 model=model.path.name, styles=col_styles)
@@ -287,8 +271,9 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
           size, out, crf, device, precision, batch):
     """Render an interpolation video through keyframes to mp4 (H.264) or GIF."""
     from model.latents import parse_range
+    from model.video import Keyframe
 
-    from .export import Exporter, ExportSettings, Keyframe
+    from .export import Exporter, ExportSettings, keyframe_of
 
     given = [name for name, on in (("--seeds", seeds is not None), ("--pins", use_pins), ("--w", w_file)) if on]
     if len(given) != 1:
@@ -317,7 +302,7 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
         if len(pins) < 2:
             raise BadInput(f"--pins needs at least 2 pins for this network (model id {model.model_id[:12]}), "
                            f"found {len(pins)}: pin some in `sgx explore`")
-        settings.keyframes = [Keyframe.from_recipe(pin.recipe) for pin in pins]
+        settings.keyframes = [keyframe_of(pin.recipe) for pin in pins]
         modes = {pin.recipe.noise_mode for pin in pins}
         if noise_mode is None and len(modes) == 1:
             settings.noise_mode = modes.pop()

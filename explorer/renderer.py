@@ -108,11 +108,12 @@ class Renderer:
         if precision not in fast.PRECISIONS:
             raise ModelError(f"unknown precision '{precision}' (choose {', '.join(fast.PRECISIONS)})")
         fast.tune_allocator()
-        self.device = pick_device(device)
-        self.precision = precision  # 'auto' is resolved on the worker: its probe runs torch
+        self._device_name = device
+        self.device: torch.device | None = None  # device and precision are settled on the worker (torch calls)
+        self.precision = precision
         self._synthesize = synthesize
         self._threads = threads
-        self.thumb_batch = thumb_batch or (8 if self.device.type != "cpu" else 2)
+        self.thumb_batch = thumb_batch  # 0: 8 on an accelerator, 2 on the CPU
         self.export_batch = export_batch
         self.event_type = event_type
         self.G = None
@@ -192,6 +193,12 @@ class Renderer:
 
     def _run(self) -> None:
         torch.set_num_threads(self._threads)
+        try:
+            self.device = pick_device(self._device_name)
+        except ModelError as e:
+            self.device = torch.device("cpu")
+            self._post(Result("error", 0, "device", message=f"{e}: rendering on the CPU"))
+        self.thumb_batch = self.thumb_batch or (8 if self.device.type != "cpu" else 2)
         self.precision = fast.choose_precision(self.device, self.precision)
         while True:
             with self._cond:

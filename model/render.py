@@ -11,7 +11,7 @@ import torch
 
 from . import fast
 from .errors import ModelError
-from .latents import one_hot, seed_to_z
+from .latents import one_hot, seed_to_z, seeds_to_z
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -55,6 +55,30 @@ def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = 
     if noise_mode not in NOISE_MODES:
         raise ModelError(f"unknown noise mode '{noise_mode}' (choose {', '.join(NOISE_MODES)})")
     return to_uint8(fast.render(G, ws, noise_mode, precision))
+
+
+def style_mix(G, row_seeds: list[int], col_seeds: list[int], col_styles: list[int], psi: float = 1.0,
+              class_idx: int | None = None, noise_mode: str = "const", precision: str = "exact",
+              ) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+    """NVlabs' style_mixing.py: (image per distinct seed, image per (row, col) with the col seed's `col_styles`).
+
+    As there, the distinct seeds are mapped in one batch and truncated by hand over every w index.
+    """
+    device = next(G.parameters()).device
+    seeds = list(dict.fromkeys(row_seeds + col_seeds))
+    with torch.inference_mode():
+        z = torch.from_numpy(seeds_to_z(seeds, G.z_dim)).float().to(device)
+        ws = G.mapping(z, label(G, class_idx, device).repeat(len(seeds), 1))
+        ws = G.mapping.w_avg + (ws - G.mapping.w_avg) * psi
+        w_of = dict(zip(seeds, ws, strict=True))
+        own = dict(zip(seeds, synthesize(G, ws, noise_mode, precision), strict=True))
+        mixed = {}
+        for r in row_seeds:
+            for col in col_seeds:
+                w = w_of[r].clone()
+                w[col_styles] = w_of[col][col_styles]
+                mixed[(r, col)] = synthesize(G, w[None], noise_mode, precision)[0]
+    return own, mixed
 
 
 def render_seed(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,

@@ -12,7 +12,7 @@ from pygame_gui.elements import UIButton, UICheckBox, UIDropDownMenu, UILabel, U
 from model.errors import ModelError
 from model.latents import EASINGS
 
-from ..export import GIF_MAX_FPS, ExportSettings, Keyframe
+from ..export import GIF_MAX_FPS, ExportSettings, keyframe_of
 from ..state import Pin
 from .dialogs import centred
 from .draw import elide_left, font, home_relative
@@ -113,7 +113,7 @@ class ExportDialog:
         if fmt == "gif":
             fps = min(fps, GIF_MAX_FPS)  # GIF delays are whole centiseconds: 60 fps plays as 50
         settings = ExportSettings(
-            keyframes=[Keyframe.from_recipe(p.recipe) for p in pins], output=str(out),
+            keyframes=[keyframe_of(p.recipe) for p in pins], output=str(out),
             frames_per_transition=int(digits),
             fps=fps, interpolation=self.interp.selected_option[1],
             easing=self.easing.selected_option[0], loop=self.loop.get_state() is True,

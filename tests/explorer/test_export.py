@@ -1,6 +1,5 @@
 """Video export: latent paths, mp4 / GIF read back, loops, cancel, failure, bounded memory, and `sgx video`."""
 
-import json
 import threading
 import weakref
 
@@ -14,12 +13,13 @@ from PIL import Image
 
 from explorer import export
 from explorer.cli import main
-from explorer.export import Exporter, ExportError, ExportSettings, Keyframe, keyframe_ws, latent_path, path_ws
+from explorer.export import Exporter, ExportError, ExportSettings, keyframe_of
 from explorer.state import Mix, Pin, Recipe
 from model.errors import ModelError
 from model.io import load, save_networks
 from model.networks import Generator
 from model.render import render_seed, synthesize
+from model.video import Keyframe, keyframe_ws
 from tests.model.conformance import G_KWARGS, fill_weights, make_g
 
 
@@ -53,56 +53,17 @@ def seeds_settings(out, seeds=(1, 5, 9), **kw):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Keyframes and paths
-
-
-def test_keyframe_is_plain_json_and_w_survives_bit_exact():
-    w = np.random.RandomState(0).randn(6, 32).astype(np.float32)
-    key = Keyframe(w=w, psi=0.5, cutoff=2, mix_seed=3, mix_layers=range(0, 2))
-    back = Keyframe.from_dict(json.loads(json.dumps(key.to_dict())))
-    assert back == key
-    assert np.array_equal(np.asarray(back.w, np.float32), w)
-    with pytest.raises(ModelError, match="unknown field 'colour'"):
-        Keyframe.from_dict({"seed": 1, "colour": 2})
+# Keyframes
 
 
 def test_pin_recipe_becomes_the_keyframe_the_explorer_shows(G):
-    key = Keyframe.from_recipe(Recipe(seed=3, psi=0.6, mix=Mix(seed=7, first=1, last=3)))
+    key = keyframe_of(Recipe(seed=3, psi=0.6, mix=Mix(seed=7, first=1, last=3)))
     ws = keyframe_ws(G, key)
     with torch.no_grad():
         own = G.mapping(torch.from_numpy(np.random.RandomState(3).randn(1, 32)).float(), None, truncation_psi=0.6)
         src = G.mapping(torch.from_numpy(np.random.RandomState(7).randn(1, 32)).float(), None, truncation_psi=0.6)
     assert torch.equal(ws[1:4], src[0, 1:4])
     assert torch.equal(ws[[0, 4, 5]], own[0, [0, 4, 5]])
-
-
-def test_explicit_w_is_truncated_like_the_mapping(G):
-    w = np.random.RandomState(1).randn(6, 32).astype(np.float32)
-    ws = keyframe_ws(G, Keyframe(w=w, psi=0.5, cutoff=2)).numpy()
-    w_avg = G.mapping.w_avg.numpy()
-    np.testing.assert_allclose(ws[:2], w_avg + (w[:2] - w_avg) * 0.5, rtol=1e-6, atol=1e-6)
-    assert np.array_equal(ws[2:], w[2:])
-
-
-@pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic", "z-slerp"])
-@pytest.mark.parametrize("loop", [False, True])
-def test_path_passes_through_every_keyframe(G, interpolation, loop):
-    keys = [Keyframe(seed=1, psi=0.7), Keyframe(seed=5, psi=0.5, cutoff=3, mix_seed=2, mix_layers=[0, 1]),
-            Keyframe(seed=9, mix_seed=4, mix_layers=[5])]
-    settings = ExportSettings(keys, "x.mp4", frames_per_transition=5, interpolation=interpolation, loop=loop)
-    path = latent_path(G, settings)
-    assert path.count == settings.frame_count == (15 if loop else 11)
-    ws = path_ws(G, path, 0, path.count)
-    assert ws.shape == (path.count, G.num_ws, G.w_dim)
-    for i, key in enumerate(keys):
-        expected = keyframe_ws(G, key)
-        if interpolation == "z-slerp":  # mapped in a batch: equal up to float rounding
-            torch.testing.assert_close(ws[5 * i], expected, rtol=1e-5, atol=1e-5)
-        else:
-            assert torch.equal(ws[5 * i], expected)
-    assert not torch.equal(ws[1], ws[0]) and not torch.equal(ws[1], ws[5])
-    chunked = torch.cat([path_ws(G, path, a, min(a + 4, path.count)) for a in range(0, path.count, 4)])
-    torch.testing.assert_close(chunked, ws, rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ os.environ.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
 from explorer.state import Mix, Recipe  # noqa: E402
@@ -104,6 +105,20 @@ def test_auto_precision_is_chosen_on_the_worker_and_used_for_every_image(net):
         renderer.render(Recipe(5, 0.6))
         [image] = results(lambda got: got)[0].images
         assert np.array_equal(image, render_seed(load(net).G, 5, 0.6, precision=chosen))
+    finally:
+        renderer.close()
+        pygame.quit()
+
+
+def test_a_missing_device_is_reported_and_the_worker_renders_on_the_cpu(net, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    pygame.init()
+    pygame.event.clear()
+    renderer = Renderer("cuda", "exact")
+    try:
+        [error] = results(lambda got: got)
+        assert error.kind == "error" and "not available" in error.message and "CPU" in error.message
+        assert open_model(renderer, net).device == "cpu exact"
     finally:
         renderer.close()
         pygame.quit()

@@ -1,0 +1,64 @@
+"""Keyframes and latent paths of interpolation videos (model/video.py) on a tiny network."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model import latents
+from model.errors import ModelError
+from model.video import Keyframe, keyframe_ws, latent_path, path_ws, upscale
+from tests.model.conformance import make_g
+
+
+@pytest.fixture(scope="module")
+def G():
+    return make_g()
+
+
+def test_keyframe_is_plain_json_and_w_survives_bit_exact():
+    w = np.random.RandomState(0).randn(6, 32).astype(np.float32)
+    key = Keyframe(w=w, psi=0.5, cutoff=2, mix_seed=3, mix_layers=range(0, 2))
+    back = Keyframe.from_dict(json.loads(json.dumps(key.to_dict())))
+    assert back == key
+    assert np.array_equal(np.asarray(back.w, np.float32), w)
+    with pytest.raises(ModelError, match="unknown field 'colour'"):
+        Keyframe.from_dict({"seed": 1, "colour": 2})
+
+
+def test_explicit_w_is_truncated_like_the_mapping(G):
+    w = np.random.RandomState(1).randn(6, 32).astype(np.float32)
+    ws = keyframe_ws(G, Keyframe(w=w, psi=0.5, cutoff=2)).numpy()
+    w_avg = G.mapping.w_avg.numpy()
+    np.testing.assert_allclose(ws[:2], w_avg + (w[:2] - w_avg) * 0.5, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(ws[2:], w[2:])
+
+
+@pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic", "z-slerp"])
+@pytest.mark.parametrize("loop", [False, True])
+def test_path_passes_through_every_keyframe(G, interpolation, loop):
+    keys = [Keyframe(seed=1, psi=0.7), Keyframe(seed=5, psi=0.5, cutoff=3, mix_seed=2, mix_layers=[0, 1]),
+            Keyframe(seed=9, mix_seed=4, mix_layers=[5])]
+    path = latent_path(G, keys, interpolation, 5, loop=loop)
+    assert path.count == latents.frame_count(3, 5, loop) == (15 if loop else 11)
+    ws = path_ws(G, path, 0, path.count)
+    assert ws.shape == (path.count, G.num_ws, G.w_dim)
+    for i, key in enumerate(keys):
+        expected = keyframe_ws(G, key)
+        if interpolation == "z-slerp":  # mapped in a batch: equal up to float rounding
+            torch.testing.assert_close(ws[5 * i], expected, rtol=1e-5, atol=1e-5)
+        else:
+            assert torch.equal(ws[5 * i], expected)
+    assert not torch.equal(ws[1], ws[0]) and not torch.equal(ws[1], ws[5])
+    chunked = torch.cat([path_ws(G, path, a, min(a + 4, path.count)) for a in range(0, path.count, 4)])
+    torch.testing.assert_close(chunked, ws, rtol=1e-5, atol=1e-5)
+
+
+def test_upscale_is_bicubic_and_identity_at_scale_1():
+    frames = np.random.RandomState(0).randint(0, 256, [2, 8, 8, 3]).astype(np.uint8)
+    assert upscale(frames, 1) is frames
+    big = upscale(frames, 2)
+    assert big.shape == (2, 16, 16, 3) and big.dtype == np.uint8
+    flat = np.full([1, 4, 4, 3], 77, np.uint8)
+    assert np.array_equal(upscale(flat, 3), np.full([1, 12, 12, 3], 77, np.uint8))
