@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from importlib import resources
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -23,6 +22,7 @@ from pygame_gui.elements import UITextEntryLine, UIWindow  # noqa: E402
 
 from model.errors import ModelError  # noqa: E402
 
+from .assets import THEME  # noqa: E402
 from .images import save_png  # noqa: E402
 from .pins import load_pins, load_settings, save_pins, save_settings  # noqa: E402
 from .renderer import RENDER_EVENT, Renderer, Result  # noqa: E402
@@ -45,11 +45,6 @@ MAX_MESSAGES = 3
 TITLE = "StyleGAN Explorer"
 
 
-def theme_path() -> str:
-    """The theme ships inside the package (explorer/theme.json), so checkouts and installs find it alike."""
-    return str(resources.files("explorer") / "theme.json")
-
-
 def default_save_dir() -> Path:
     return Path(platformdirs.user_pictures_dir()) / "stylegan-explorer"
 
@@ -63,7 +58,7 @@ class App:
         size = (max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1]))
         self.window = pygame.display.set_mode(size, pygame.RESIZABLE)
         pygame.display.set_caption(TITLE)
-        self.manager = pygame_gui.UIManager(size, theme_path())
+        self.manager = pygame_gui.UIManager(size, str(THEME))
         self.clock = pygame.time.Clock()
         self.renderer = Renderer(device, precision)
         self.state: Explorer | None = None

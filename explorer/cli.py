@@ -11,6 +11,8 @@ import click
 from model.errors import ModelError
 from train.cli import dataset_command, train_command
 
+from .assets import DEMO_MODEL
+
 NOISE_MODES = ("const", "random", "none")
 
 
@@ -319,7 +321,6 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
     click.echo(f"wrote {out} ({exporter.total} frames, {px}x{px}, {fps} fps)")
 
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "assets" / "models" / "emoji64.safetensors"
 
 
 @main.command()
