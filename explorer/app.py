@@ -41,6 +41,7 @@ from .views.thumbs import Thumbs  # noqa: E402
 
 FPS = 60
 IDLE_REDRAW_S = 0.1  # with no events a frame is redrawn at 10 fps (toasts, widget hover and cursor blink)
+QUIT_CONFIRM_S = 3.0  # a second quit within this many seconds cancels a running export and quits
 MAX_MESSAGES = 3
 TITLE = "StyleGAN Explorer"
 
@@ -72,6 +73,7 @@ class App:
         self.messages: list[tuple[pygame_gui.windows.UIMessageWindow, str]] = []
         self.help_open = False
         self.running = True
+        self.quit_armed_until = 0.0
         self.mouse = (0, 0)
         self.loading: str | None = None
         self.open_stamp = self.model_stamp = 0
@@ -149,7 +151,7 @@ class App:
         if hasattr(event, "pos"):
             self.mouse = event.pos
         if event.type == pygame.QUIT:
-            self.running = False
+            self.quit()
             return
         if event.type == RENDER_EVENT:
             self.on_result(event.result)
@@ -252,7 +254,16 @@ class App:
         elif self.state is not None and self.state.mode == "large":
             self.state.mode = "grid"
         else:
-            self.running = False
+            self.quit()
+
+    def quit(self) -> None:
+        """Quit, but not silently over a running export: the first request only warns."""
+        now = time.monotonic()
+        if self.renderer.exporting and now > self.quit_armed_until:
+            self.quit_armed_until = now + QUIT_CONFIRM_S
+            self.status.show("an export is running: quit again to cancel it and quit", now)
+            return
+        self.running = False
 
     # -- actions (from keys, panel, pins strip, dialogs) ------------------------------------------
 

@@ -269,6 +269,19 @@ def test_gif_at_60_fps_plays_at_50(nets, make_app):
     assert dialog.settings(app.state.pins).fps == 60
 
 
+def test_quitting_during_an_export_asks_first(nets, make_app, folder, monkeypatch):
+    app = make_app(nets[0])
+    pin_two(app)
+    entered, release = gate(monkeypatch, explorer.export, "synthesize")
+    click(app.export_dialog.start.rect.center)
+    assert app.pump_until(entered.is_set)
+    post(pygame.QUIT)
+    assert app.step() and "export is running" in app.status.toast
+    post(pygame.QUIT)
+    assert not app.step()
+    release.set()
+
+
 def test_export_cancel_leaves_no_file_and_the_ui_stays_live(nets, make_app, folder, monkeypatch):
     app = make_app(nets[0])
     pin_two(app)

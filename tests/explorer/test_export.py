@@ -80,6 +80,9 @@ def test_mp4_has_the_frames_size_and_keyframe_images(G, tmp_path):
         assert mp4_psnr(frame, refs[i]) > 30
         assert mp4_psnr(frame, refs[i]) > mp4_psnr(frame, refs[(i + 1) % 3]) + 10
     assert imageio_ffmpeg.count_frames_and_secs(str(out)) == (9, pytest.approx(9 / 24, abs=0.05))
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True,
+                           text=True)
+    assert "Video: h264" in probe.stderr and "yuv420p" in probe.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 
