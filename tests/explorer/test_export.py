@@ -1,5 +1,6 @@
-"""Video export: latent paths, mp4 / GIF read back, loops, cancel, failure, bounded memory, and `sgx video`."""
+"""Video export: mp4 / GIF read back, loops, cancel, failure, bounded memory, and `sgx video`."""
 
+import subprocess
 import threading
 import weakref
 
