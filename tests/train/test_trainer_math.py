@@ -17,6 +17,15 @@ from train.loss import StyleGAN2Loss
 from train.trainer import Trainer
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny nets on a busy machine: one intra-op thread is ~50x faster than two contending ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_trainer(batch: int = 4, batch_gpu: int | None = None, **changes) -> Trainer:
     """A 16x16 trainer (a few thousand parameters per layer); `changes` override resolved TrainConfig fields."""
     aug = changes.pop("aug", "ada")
@@ -53,12 +62,11 @@ def ema_beta(cfg, cur_nimg: int) -> float:
 def assert_ema(trainer: Trainer, g_ema_before: list[torch.Tensor], beta: float, other_beta: float) -> None:
     for p_ema, p, before in zip(trainer.G_ema.parameters(), trainer.G.parameters(), g_ema_before, strict=True):
         expected = (1 - beta) * p.detach().double() + beta * before.double()
-        assert torch.allclose(p_ema.double(), expected, rtol=0, atol=1e-6)
-    # The test can tell the two candidate betas apart: G moved far enough in this minibatch.
-    distinct = [(1 - other_beta) * p.detach().double() + other_beta * b.double()
-                for p, b in zip(trainer.G.parameters(), g_ema_before, strict=True)]
-    assert any(not torch.allclose(p_ema.double(), d, rtol=0, atol=1e-5)
-               for p_ema, d in zip(trainer.G_ema.parameters(), distinct, strict=True))
+        assert torch.allclose(p_ema.double(), expected, rtol=1e-6, atol=1e-6)
+    # The test tells the candidate betas apart: G moved far enough in this minibatch for them to differ.
+    gap = max(float(((other_beta - beta) * (b.double() - p.detach().double())).abs().max())
+              for p, b in zip(trainer.G.parameters(), g_ema_before, strict=True))
+    assert gap > 1e-4
     for b_ema, b in zip(trainer.G_ema.buffers(), trainer.G.buffers(), strict=True):
         assert torch.equal(b_ema, b)  # buffers (w_avg, const noise) are copied, not averaged
 
@@ -165,7 +173,7 @@ class ToyMapping(nn.Module):
 
     def __init__(self, a: float):
         super().__init__()
-        self.a = nn.Parameter(torch.tensor(a, dtype=torch.float64))
+        self.a = nn.Parameter(torch.tensor(a, ))
 
     def forward(self, z, c, update_emas=False):
         return (self.a * z).unsqueeze(1).repeat(1, NUM_WS, 1)
@@ -176,7 +184,7 @@ class ToySynthesis(nn.Module):
 
     def __init__(self, s: float):
         super().__init__()
-        self.s = nn.Parameter(torch.tensor(s, dtype=torch.float64))
+        self.s = nn.Parameter(torch.tensor(s, ))
 
     def forward(self, ws, force_fp32=False):
         return (self.s * ws.square().sum(1)).reshape(-1, 1, 2, 2)
@@ -193,21 +201,21 @@ class ToyD(nn.Module):
 
     def __init__(self, w: float = -0.3, b: float = 0.2):
         super().__init__()
-        self.w = nn.Parameter(torch.tensor(w, dtype=torch.float64))
-        self.b = nn.Parameter(torch.tensor(b, dtype=torch.float64))
+        self.w = nn.Parameter(torch.tensor(w, ))
+        self.b = nn.Parameter(torch.tensor(b, ))
 
     def forward(self, img, c, force_fp32=False):
         return (self.w * img.square().sum([1, 2, 3]) + self.b).unsqueeze(1)
 
 
 def toy_loss(**kwargs):
-    G, D = ToyG(), ToyD()
+    G, D = ToyG().requires_grad_(False), ToyD().requires_grad_(False)  # the trainer unfreezes one per phase
     reported: dict[str, torch.Tensor] = {}
     loss = StyleGAN2Loss(G, D, None, style_mixing_prob=0.0, report=lambda k, v: reported.setdefault(k, v.detach()),
                          **kwargs)
-    gen = np.random.default_rng(3)
-    z = gen.standard_normal([8, 4])
-    real = gen.uniform(-1, 1, [8, 1, 2, 2])
+    gen = np.random.default_rng(3)  # float32 inputs, as the loss gets them; expected values in float64
+    z = gen.standard_normal([8, 4]).astype(np.float32).astype(np.float64)
+    real = gen.uniform(-1, 1, [8, 1, 2, 2]).astype(np.float32).astype(np.float64)
     return G, D, loss, reported, z, real
 
 
@@ -220,7 +228,7 @@ def sigmoid(x):
 
 
 def tensors(*arrays):
-    return [torch.from_numpy(np.asarray(x, np.float64)) for x in arrays]
+    return [torch.from_numpy(np.asarray(x, np.float32)) for x in arrays]
 
 
 def test_gmain_is_the_non_saturating_logistic_loss():
@@ -233,11 +241,11 @@ def test_gmain_is_the_non_saturating_logistic_loss():
     G.requires_grad_(True)
     zt, realt = tensors(z, real)
     loss.accumulate_gradients("Gmain", realt, torch.zeros([8, 0]), zt, torch.zeros([8, 0]), gain=1.0)
-    assert np.allclose(reported["Loss/G/loss"].numpy().ravel(), softplus(-logits), rtol=1e-12)
+    assert np.allclose(reported["Loss/G/loss"].numpy().ravel(), softplus(-logits), rtol=1e-5)
     # d/ds and d/da of mean softplus(-logit): logit - b = w * s^2 * (...) = w * a^4 * (...).
     dlogit = -sigmoid(-logits)
-    assert G.synthesis.s.grad.item() == pytest.approx(np.mean(dlogit * 2 * w * q / s), rel=1e-10)
-    assert G.mapping.a.grad.item() == pytest.approx(np.mean(dlogit * 4 * w * q / a), rel=1e-10)
+    assert G.synthesis.s.grad.item() == pytest.approx(np.mean(dlogit * 2 * w * q / s), rel=1e-5)
+    assert G.mapping.a.grad.item() == pytest.approx(np.mean(dlogit * 4 * w * q / a), rel=1e-5)
     assert D.w.grad is None and D.b.grad is None
 
 
@@ -253,12 +261,12 @@ def test_dmain_is_softplus_fake_plus_softplus_minus_real():
     zt, realt = tensors(z, real)
     gain = 2.0
     loss.accumulate_gradients("Dmain", realt, torch.zeros([8, 0]), zt, torch.zeros([8, 0]), gain=gain)
-    assert np.allclose(reported["Loss/D/loss"].numpy().ravel(), softplus(fake) + softplus(-rl), rtol=1e-12)
+    assert np.allclose(reported["Loss/D/loss"].numpy().ravel(), softplus(fake) + softplus(-rl), rtol=1e-5)
     assert np.array_equal(reported["Loss/signs/real"].numpy().ravel(), np.sign(rl))
     expected_w = gain * (np.mean(sigmoid(fake) * q_fake) - np.mean(sigmoid(-rl) * q_real))
     expected_b = gain * (np.mean(sigmoid(fake)) - np.mean(sigmoid(-rl)))
-    assert D.w.grad.item() == pytest.approx(expected_w, rel=1e-10)
-    assert D.b.grad.item() == pytest.approx(expected_b, rel=1e-10)
+    assert D.w.grad.item() == pytest.approx(expected_w, rel=1e-5)
+    assert D.b.grad.item() == pytest.approx(expected_b, rel=1e-5)
     assert G.mapping.a.grad is None and G.synthesis.s.grad is None
 
 
@@ -272,9 +280,9 @@ def test_r1_is_half_gamma_times_the_squared_input_gradient_times_the_lazy_gain()
     D.requires_grad_(True)
     zt, realt = tensors(z, real)
     loss.accumulate_gradients("Dreg", realt, torch.zeros([8, 0]), zt, torch.zeros([8, 0]), gain=gain)
-    assert np.allclose(reported["Loss/r1_penalty"].numpy(), 4 * w ** 2 * q_real, rtol=1e-12)
-    assert np.allclose(reported["Loss/D/reg"].numpy(), gamma / 2 * 4 * w ** 2 * q_real, rtol=1e-12)
-    assert D.w.grad.item() == pytest.approx(4 * gain * gamma * w * np.mean(q_real), rel=1e-10)
+    assert np.allclose(reported["Loss/r1_penalty"].numpy(), 4 * w ** 2 * q_real, rtol=1e-5)
+    assert np.allclose(reported["Loss/D/reg"].numpy(), gamma / 2 * 4 * w ** 2 * q_real, rtol=1e-5)
+    assert D.w.grad.item() == pytest.approx(4 * gain * gamma * w * np.mean(q_real), rel=1e-5)
     assert D.b.grad is None or D.b.grad.item() == 0.0
 
 
@@ -286,7 +294,7 @@ def test_path_length_penalty_and_running_mean():
     loss.pl_mean.fill_(m0)
     a, s = 0.8, 0.5
     torch.manual_seed(5)
-    y = (torch.randn([4, 1, 2, 2], dtype=torch.float64) / math.sqrt(2 * 2)).numpy().reshape(4, 4)
+    y = torch.randn([4, 1, 2, 2]).double().numpy().reshape(4, 4) / math.sqrt(2 * 2)
     # J_i^T y = 2 s ws_i * y with ws_i = a z, the same for every i: L = 2 s a |z * y|.
     lengths = 2 * s * a * np.sqrt(((z[:4] * y) ** 2).sum(1))
     m = m0 + pl_decay * (lengths.mean() - m0)
@@ -295,13 +303,13 @@ def test_path_length_penalty_and_running_mean():
     zt, realt = tensors(z, real)
     torch.manual_seed(5)
     loss.accumulate_gradients("Greg", realt, torch.zeros([8, 0]), zt, torch.zeros([8, 0]), gain=gain)
-    assert np.allclose(reported["Loss/pl_penalty"].numpy(), penalty, rtol=1e-10)
-    assert np.allclose(reported["Loss/G/reg"].numpy(), pl_weight * penalty, rtol=1e-10)
+    assert np.allclose(reported["Loss/pl_penalty"].numpy(), penalty, rtol=1e-5)
+    assert np.allclose(reported["Loss/G/reg"].numpy(), pl_weight * penalty, rtol=1e-5)
     # L is linear in s and in a, m through mean L too: d/ds = gain * w * mean 2 (L - m) (L - decay * mean L) / s.
     dshared = gain * pl_weight * np.mean(2 * (lengths - m) * (lengths - pl_decay * lengths.mean()))
-    assert G.synthesis.s.grad.item() == pytest.approx(dshared / s, rel=1e-9)
-    assert G.mapping.a.grad.item() == pytest.approx(dshared / a, rel=1e-9)
-    assert float(loss.pl_mean) == m0  # the running mean moves once per phase
+    assert G.synthesis.s.grad.item() == pytest.approx(dshared / s, rel=1e-5)
+    assert G.mapping.a.grad.item() == pytest.approx(dshared / a, rel=1e-5)
+    assert torch.equal(loss.pl_mean, torch.tensor(m0))  # the running mean moves once per phase
     loss.finish_phase()
     assert float(loss.pl_mean) == pytest.approx(m, rel=1e-6)
 
