@@ -280,3 +280,17 @@ def test_tune_allocator_reports_glibc():
     result = fast.tune_allocator()
     assert result is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and
                       ctypes.util.find_library("c") is not None)
+
+
+@pytest.mark.parametrize("precision", ["exact", "bf16"])
+def test_large_cpu_batches_render_in_chunks_with_the_same_images(precision, monkeypatch):
+    g = make_g(0)
+    ws = seeds_ws(g, range(5))
+    whole = fast.render(g, ws, "const", precision)
+    monkeypatch.setattr(fast, "CPU_BATCH_PIXELS", 2 * g.img_resolution ** 2)
+    calls = []
+    synthesis = g.synthesis.forward
+    monkeypatch.setattr(g.synthesis, "forward", lambda w, **kw: calls.append(len(w)) or synthesis(w, **kw))
+    chunked = fast.render(g, ws, "const", precision)
+    assert calls == [2, 2, 1] and chunked.shape == whole.shape
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=2e-2 if precision == "bf16" else 1e-5)
