@@ -124,7 +124,10 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--metrics", type=click.Choice(["swd", "none"]), default="swd", show_default=True,
               help="Metric at every snapshot (SWD needs no downloads).")
 @click.option("--swd-images", type=click.IntRange(min=16), default=2048, show_default=True,
-              help="Images per SWD evaluation (capped at the dataset size).")
+              help="Images per SWD (and FID) evaluation (capped at the dataset size).")
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None,
+              help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth: FID at every snapshot too, on --swd-images "
+              "images (slow on a CPU: about a second per image on two cores).")
 @click.option("--resume", metavar="auto|PATH", default=None,
               help="auto: continue the newest run in --outdir exactly where it stopped; a run directory: "
               "continue that run; a network file (ours or an NVlabs .pkl): start from its weights.")
@@ -134,14 +137,15 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--glr", type=click.FloatRange(min=0, min_open=True), default=None, help="G learning rate override.")
 @click.option("--dlr", type=click.FloatRange(min=0, min_open=True), default=None, help="D learning rate override.")
 def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror, cond, aug, p, target, augpipe,
-                  snap, tick, seed, device, precision, workers, metrics, swd_images, resume, cbase, cmax, map_layers,
-                  glr, dlr):
+                  snap, tick, seed, device, precision, workers, metrics, swd_images, fid_weights, resume, cbase, cmax,
+                  map_layers, glr, dlr):
     """Train a StyleGAN2-ADA generator on a dataset zip, on the CPU or GPUs.
 
     Each run gets OUTDIR/NNNNN-desc/ with training_options.json, log.txt, stats.jsonl, reals.png,
     fakes*.png, network-snapshot-*.safetensors (open them in `sgx explore` / `sgx generate`),
-    metric-swd.jsonl and training-state files. Ctrl+C writes a final snapshot; --resume auto continues
-    exactly where the run stopped. For several GPUs use --gpus N or torchrun --nproc_per_node=N.
+    metric-swd.jsonl, metric-fid.jsonl (with --fid-weights) and training-state files. Ctrl+C writes a
+    final snapshot; --resume auto continues exactly where the run stopped. For several GPUs use --gpus N
+    or torchrun --nproc_per_node=N.
 
     \b
     Example (the 64x64 demo on a CPU):
@@ -156,10 +160,12 @@ def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror
     opts = TrainOptions(data=data, outdir=outdir, cfg=cfg, gpus=gpus, kimg=kimg, batch=batch, batch_gpu=batch_gpu,
                         gamma=gamma, mirror=mirror, cond=cond, aug=aug, p=p, target=target, augpipe=augpipe,
                         snap=snap, tick=tick, seed=seed, device=device, precision=precision, workers=workers,
-                        metrics=metrics, swd_images=swd_images, resume=resume, cbase=cbase, cmax=cmax,
-                        map=map_layers, glr=glr, dlr=dlr)
+                        metrics=metrics, swd_images=swd_images, fid_weights=fid_weights, resume=resume, cbase=cbase,
+                        cmax=cmax, map=map_layers, glr=glr, dlr=dlr)
     if resume not in (None, "auto") and not Path(resume).exists():
         raise BadInput(f"--resume {resume}: no such file or directory (use auto, a run directory or a network file)")
+    if fid_weights is not None and not Path(fid_weights).is_file():
+        raise BadInput(f"--fid-weights {fid_weights}: no such file (pytorch-fid's FID Inception state dict)")
     if data is not None and not Path(data).is_file():
         raise BadInput(f"--data {data}: no such file (make one with `sgx dataset`)")
     try:

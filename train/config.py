@@ -63,6 +63,7 @@ class TrainOptions:
     workers: int = 2
     metrics: str = "swd"
     swd_images: int = 2048
+    fid_weights: str | None = None
     resume: str | None = None
     cbase: int | None = None
     cmax: int | None = None
@@ -100,6 +101,7 @@ class TrainConfig:
     snapshot_ticks: int = 50
     metrics: list = field(default_factory=lambda: ["swd"])
     swd_images: int = 2048
+    fid_weights: str | None = None
     dataset: dict = field(default_factory=dict)
     resume_pkl: str | None = None
     precision: str = "auto"
@@ -212,7 +214,8 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
         ada_target=opts.target if opts.aug == "ada" else None,
         ada_kimg=100 if resume_file else 500,  # NVlabs: react faster when starting from a trained network
         kimg_per_tick=opts.tick, snapshot_ticks=opts.snap,
-        metrics=[] if opts.metrics == "none" else [opts.metrics], swd_images=opts.swd_images,
+        metrics=([] if opts.metrics == "none" else [opts.metrics]) + (["fid"] if opts.fid_weights else []),
+        swd_images=opts.swd_images, fid_weights=str(Path(opts.fid_weights).resolve()) if opts.fid_weights else None,
         dataset=dict(path=str(opts.data), name=dataset_name, resolution=resolution, channels=channels,
                      label_dim=label_dim, use_labels=opts.cond, xflip=opts.mirror, size=dataset_size),
         resume_pkl=str(opts.resume) if resume_file else None, precision=opts.precision or "auto")

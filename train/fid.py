@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -186,8 +187,8 @@ class FIDInception(nn.Module):
 
 
 def _refuse(path: Path, found: str) -> FIDWeightsError:
-    return FIDWeightsError(f"--fid-weights {path.name}: {found}; FID needs pytorch-fid's {WEIGHTS_NAME} (a plain "
-                           "state dict), not NVlabs' TorchScript inception-2015-12-05.pkl")
+    return FIDWeightsError(f"--fid-weights {path.name}: {found}; supply pytorch-fid's {WEIGHTS_NAME} (a state "
+                           "dict; NVlabs' TorchScript inception-2015-12-05.pkl cannot be read safely)")
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -207,11 +208,17 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     elif head[:1] != b"\x80":
         raise _refuse(path, "neither a PyTorch file nor a safetensors file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # whatever the unpickler objects to, the file is refused the same way
-        found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        raise _refuse(path, f"a pickle that would import {found.group(1)}" if found else
-                      f"an unreadable PyTorch file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols; a refusal says what matters
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # whatever the data-only unpickler objects to, the file is refused the same way
+        msg = str(e)
+        global_name = re.search(r"GLOBAL ([\w.]+)", msg)
+        why = re.search(r"WeightsUnpickler error:\s*(.+)", msg)
+        found = (f"a pickle that would import {global_name[1]}" if global_name else
+                 f"a pickle the data-only reader refuses ({why[1]})" if why else
+                 f"an unreadable PyTorch file ({msg.splitlines()[0] if msg else type(e).__name__})")
+        raise _refuse(path, found) from None
     if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
         raise _refuse(path, f"holds a {type(state).__name__}, not a state dict of tensors")
     return state
@@ -237,7 +244,7 @@ def load_inception(path: str | os.PathLike) -> FIDInception:
             raise _refuse(path, f"{key} is {list(state[key].shape)}, the FID Inception has {list(ref.shape)}")
     net.load_state_dict({k: v if k.endswith("num_batches_tracked") else v.float() for k, v in state.items()},
                         strict=True, assign=True)
-    return net.eval().requires_grad_(False)
+    return net.eval().requires_grad_(False).to(memory_format=torch.channels_last)  # ~1.4x faster on the CPU
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -258,8 +265,9 @@ def to_inception_input(images: torch.Tensor) -> torch.Tensor:
 def inception_features(net: FIDInception, images: torch.Tensor, batch: int = 32) -> np.ndarray:
     """Pool features [N, 2048] as float64, `batch` images at a time on the network's device."""
     device = net.fc.weight.device
-    out = [net(to_inception_input(images[i:i + batch].to(device))).double().cpu() for i in range(0, len(images), batch)]
-    return torch.cat(out).numpy()
+    out = [net(to_inception_input(images[i:i + batch].to(device)).contiguous(memory_format=torch.channels_last))
+           for i in range(0, len(images), batch)]
+    return torch.cat(out).double().cpu().numpy()
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,19 +278,33 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+def _f64(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float64)
+
+
+def _psd_factor(sigma: np.ndarray) -> torch.Tensor:
+    """B [D, rank] with B B^T = sigma: eigenvectors scaled by the square roots of the eigenvalues, leaving out
+    those below rounding noise (numpy's matrix_rank tolerance), which are the zeros of a rank-deficient sigma."""
+    w, v = torch.linalg.eigh(_f64(sigma))
+    keep = w > w.max().clamp(min=0) * len(w) * torch.finfo(torch.float64).eps
+    return v[:, keep] * w[keep].sqrt()
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     factor1: torch.Tensor | None = None) -> float:
     """|mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between two Gaussians, in float64.
 
-    S1 S2 has the eigenvalues of the symmetric PSD matrix sqrt(S1) S2 sqrt(S1), so the trace of its square root
-    is the sum of the square roots of those eigenvalues (eigh, negative rounding clamped to 0). That stays
-    accurate for the rank-deficient covariances of fewer images than dimensions, without scipy's sqrtm.
+    With S1 = B B^T, the nonzero eigenvalues of S1 S2 are those of the symmetric PSD matrix B^T S2 B (the
+    eigenvalues of sqrt(S1) S2 sqrt(S1)), so Tr (S1 S2)^(1/2) is the sum of their square roots, negative rounding
+    clamped to 0. Unlike scipy's sqrtm this needs no offset for the rank-deficient covariances of fewer images
+    than dimensions, where B has only `rank` columns. `factor1` is any such B, e.g. the centred features over
+    sqrt(n - 1): it spares the eigensolve, which takes far longer at 2048x2048 than the rest.
     """
-    mu1, mu2, s1, s2 = (np.asarray(a, np.float64) for a in (mu1, mu2, sigma1, sigma2))
-    w, v = np.linalg.eigh(s1)
-    root1 = (v * np.sqrt(w.clip(min=0))) @ v.T
-    m = root1 @ s2 @ root1
-    tr_sqrt = np.sqrt(np.linalg.eigvalsh((m + m.T) / 2).clip(min=0)).sum()
-    return float(np.square(mu1 - mu2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
+    mu1, mu2, s1, s2 = (_f64(a) for a in (mu1, mu2, sigma1, sigma2))
+    b = _psd_factor(s1) if factor1 is None else factor1
+    m = b.T @ s2 @ b
+    tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * tr_sqrt)
 
 
 class FIDMetric:
@@ -299,16 +321,19 @@ class FIDMetric:
         self.dataset, self.labels = dataset, dataset.labels
         self.pick = sorted(np.random.default_rng(seed).choice(len(dataset), size=self.num, replace=False))
         self.net = load_inception(weights)
-        self.real_stats: tuple[np.ndarray, np.ndarray] | None = None
+        self.real_stats: tuple[np.ndarray, np.ndarray, torch.Tensor] | None = None  # mu, sigma, B with B B^T = sigma
 
     def distance(self, images: torch.Tensor, device: torch.device) -> float:
         """FID of uint8 images [N, C, H, W] against the real subset."""
         self.net.to(device)
         if self.real_stats is None:
             reals = torch.from_numpy(np.stack([self.dataset[int(i)][0] for i in self.pick]))
-            self.real_stats = feature_statistics(inception_features(self.net, reals, self.batch))
-        fake_stats = feature_statistics(inception_features(self.net, images, self.batch))
-        return frechet_distance(*self.real_stats, *fake_stats)
+            feats = inception_features(self.net, reals, self.batch)
+            mu, sigma = feature_statistics(feats)
+            self.real_stats = mu, sigma, _f64((feats - mu).T / np.sqrt(len(feats) - 1))  # B B^T = sigma
+        mu, sigma, factor = self.real_stats
+        return frechet_distance(mu, sigma, *feature_statistics(inception_features(self.net, images, self.batch)),
+                                factor1=factor)
 
     def __call__(self, G, device: torch.device) -> dict[str, float]:
         fakes = generate_uint8(G, self.num, self.labels, device, seed=self.seed)

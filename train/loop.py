@@ -3,9 +3,9 @@
 A run lives in `outdir/NNNNN-desc/`: training_options.json (the resolved config), log.txt, stats.jsonl (one
 record per tick, NVlabs' stat names, {num, mean, std}), reals.png, fakes_init.png, fakesNNNNNN.png (G_ema on
 fixed seeds, recorded in the PNG), network-snapshot-NNNNNN.safetensors (G, D, G_ema; opens in `sgx generate`
-and the explorer), metric-swd.jsonl, and training-state-*.safetensors for an exact resume. A tick is
-`kimg_per_tick` thousand images (the first tick is one minibatch, as NVlabs); snapshots come every `snap` ticks,
-at the end, and on Ctrl+C.
+and the explorer), metric-swd.jsonl, metric-fid.jsonl (given Inception weights), and training-state-*.safetensors
+for an exact resume. A tick is `kimg_per_tick` thousand images (the first tick is one minibatch, as NVlabs);
+snapshots come every `snap` ticks, at the end, and on Ctrl+C.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .distributed import (
     shutdown,
     threads_per_rank,
 )
+from .fid import FIDMetric, load_inception
 from .files import append_line, read_jsonl, rewrite_jsonl, save_grid_png, write_text
 from .loader import CACHE_BYTES, RealLoader
 from .metrics import SWDMetric
@@ -93,6 +94,9 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
             if opts.data is not None:
                 cfg.dataset = dict(cfg.dataset, path=str(opts.data))
             cfg.precision = opts.precision or cfg.precision
+            if opts.fid_weights is not None:
+                cfg.fid_weights = str(Path(opts.fid_weights).resolve())
+                cfg.metrics += [] if "fid" in cfg.metrics else ["fid"]
             if cfg.num_gpus != opts.gpus:  # the same global batch, split over the processes there are now
                 mbstd = cfg.D_kwargs.get("epilogue_kwargs", {}).get("mbstd_group_size", 4)
                 batch_gpu = cfg.batch_size // opts.gpus
@@ -101,7 +105,9 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
                                       f"per-process batches that fit its minibatch-std group {mbstd}")
                 cfg.num_gpus, cfg.batch_gpu = opts.gpus, batch_gpu
             log(f"continuing {run_dir} with its training_options.json (of the options given now, only --kimg, "
-                "--data, --precision, --device and --workers apply)")
+                "--data, --fid-weights, --precision, --device and --workers apply)")
+            if cfg.fid_weights is not None:
+                load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot
             return Plan(cfg, run_dir, device, opts.workers, resume_state=found[0])
         if opts.resume != "auto":
             raise ConfigError(f"--resume {opts.resume}: no training state to continue from in that directory")
@@ -121,6 +127,8 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
         base = (G.init_kwargs, model.networks["D"].init_kwargs)
     name = Path(opts.data).stem
     cfg = resolve(opts, dataset.resolution, dataset.channels, dataset.label_dim, name, len(dataset), base)
+    if cfg.fid_weights is not None:
+        load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot
     outdir.mkdir(parents=True, exist_ok=True)
     run_dir = next_run_dir(outdir, run_description(opts, name))
     run_dir.mkdir()
@@ -282,6 +290,8 @@ def run(plan: Plan, d: Dist | None = None) -> None:
         save_grid_png(run_dir / "fakes_init.png", grid.fakes(trainer.G_ema, device), grid.w,
                       grid.metadata("fakes", kimg=0))
     metrics = [SWDMetric(dataset, cfg.swd_images, seed=cfg.random_seed)] if "swd" in cfg.metrics and d.is_main else []
+    if "fid" in cfg.metrics and d.is_main:
+        metrics.append(FIDMetric(dataset, cfg.fid_weights, cfg.swd_images, seed=cfg.random_seed))
 
     if trainer.cur_nimg >= cfg.total_kimg * 1000:
         log(f"nothing to do: the run has reached {cfg.total_kimg} kimg (raise --kimg to train further)")

@@ -33,7 +33,9 @@ def assert_same_training(one: Path, two: Path) -> None:
 def test_two_gloo_processes_match_one_process_with_two_rounds(tmp_path):
     data = make_zip(tmp_path / "discs.zip")
     # batch 8 = 2 ranks x 4, or 1 process x 2 rounds of 4: the same chunks, latents, noise and augmentations.
-    opts = tiny_options(data, tmp_path / "one", kimg=0.032, batch=8, batch_gpu=4, tick=1.0, snap=1000, target=0.0)
+    # A fixed preset: auto derives gamma and the EMA from the process count, as NVlabs' train.py does.
+    opts = tiny_options(data, tmp_path / "one", kimg=0.032, batch=8, batch_gpu=4, tick=1.0, snap=1000, target=0.0,
+                        cfg="stylegan2")
     one = train(opts)
     two = train(replace(opts, outdir=str(tmp_path / "two"), gpus=2, batch_gpu=None))
     log = (two / "log.txt").read_text()
@@ -45,12 +47,13 @@ def test_two_gloo_processes_match_one_process_with_two_rounds(tmp_path):
 
 def test_torchrun_ranks_train_like_one_process(tmp_path):
     data = make_zip(tmp_path / "discs.zip")
-    opts = tiny_options(data, tmp_path / "one", kimg=0.032, batch=8, batch_gpu=4, tick=1.0, snap=1000, target=0.0)
+    opts = tiny_options(data, tmp_path / "one", kimg=0.032, batch=8, batch_gpu=4, tick=1.0, snap=1000, target=0.0,
+                        cfg="stylegan2")
     one = train(opts)
     script = tmp_path / "job.py"
     script.write_text("from train.loop import train\nfrom tests.train.trainer_data import tiny_options\n"
                       f"train(tiny_options({str(data)!r}, {str(tmp_path / 'torchrun')!r}, kimg=0.032, batch=8, "
-                      "tick=1.0, snap=1000, target=0.0))\n")
+                      "tick=1.0, snap=1000, target=0.0, cfg='stylegan2'))\n")
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
