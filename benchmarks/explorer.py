@@ -121,11 +121,11 @@ def one_render(G, recipe: Recipe, psi: float, precision: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(res: int, frames: int, moves: int, folder: str) -> tuple:
+def measure(res: int, frames: int, moves: int, folder: str, threads: int) -> tuple:
     G = make_generator(res)
     path = Path(folder) / f"bench{res}.safetensors"
     save_networks(path, {"G_ema": G})
-    app = App(path, device="cpu", save_dir=folder)
+    app = App(path, device="cpu", save_dir=folder, threads=threads)
     try:
         if not app.pump_until(lambda: app.state is not None, 120):
             raise SystemExit("the model did not load")
@@ -194,17 +194,19 @@ def main() -> None:
     parser.add_argument("--res", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--moves", type=int, default=10)
+    parser.add_argument("--worker-threads", type=int, default=1, help="torch threads of the render worker")
     parser.add_argument("--export-res", type=int, nargs="*", default=[64, 128])
     parser.add_argument("--export-frames", type=int, default=20, help="frames per transition (3 keyframes, looped)")
     parser.add_argument("--export-batch", type=int, default=4, help="frames per render call, as the GUI's worker")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as the worker; the UI thread itself never calls torch
+    torch.set_num_threads(args.worker_threads)  # as the worker; the UI thread itself never calls torch
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SGX_DATA_DIR"] = tmp
-        rows = [measure(res, args.frames, args.moves, tmp) for res in args.res]
+        rows = [measure(res, args.frames, args.moves, tmp, args.worker_threads) for res in args.res]
         exports = export_rows(args.export_res, args.export_frames, args.export_batch, tmp)
-    print(f"\nExplorer responsiveness (torch {torch.__version__}, {os.cpu_count()} CPUs, worker 1 torch thread, "
-          f"{args.frames} busy frames, {args.moves} slider moves, load {os.getloadavg()[0]:.1f})\n")
+    print(f"\nExplorer responsiveness (torch {torch.__version__}, {os.cpu_count()} CPUs, worker "
+          f"{args.worker_threads} torch thread(s), {args.frames} busy frames, {args.moves} slider moves, "
+          f"load {os.getloadavg()[0]:.1f})\n")
     print(f"{'res':>5} {'prec':>5} | {'frame p50':>9} {'frame p95':>9} {'frame max':>9} {'UI work p95':>11} "
           f"{'renders/s':>9} | {'one render':>10} {'latency':>9} {'ratio':>6}")
     for res, precision, b, lat, alone, ratio in rows:

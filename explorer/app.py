@@ -52,7 +52,8 @@ def default_save_dir() -> Path:
 
 class App:
     def __init__(self, network: str | os.PathLike | None = None, size: tuple[int, int] = (1280, 800),
-                 device: str = "auto", precision: str = "auto", save_dir: str | os.PathLike | None = None):
+                 device: str = "auto", precision: str = "auto", save_dir: str | os.PathLike | None = None,
+                 threads: int = 1):
         pygame.display.init()  # display and fonts only: no audio device is opened
         pygame.font.init()
         font.cache_clear()  # fonts from an earlier pygame.init are dead
@@ -61,7 +62,7 @@ class App:
         pygame.display.set_caption(TITLE)
         self.manager = pygame_gui.UIManager(size, str(THEME))
         self.clock = pygame.time.Clock()
-        self.renderer = Renderer(device, precision)
+        self.renderer = Renderer(device, precision, threads)
         self.state: Explorer | None = None
         self.thumbs = Thumbs()
         self.grid, self.large, self.strip, self.status = GridView(), LargeView(), PinsStrip(), StatusBar()
