@@ -47,10 +47,11 @@ def main() -> None:
     parser.add_argument("--view", choices=("grid", "large"), default="grid")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = parser.parse_args()
+    from explorer.assets import DEMO_MODEL
+
     network = args.network
-    demo = ROOT / "assets" / "models" / "emoji64.safetensors"
-    if network is None and demo.is_file():
-        network = str(demo)
+    if network is None and DEMO_MODEL.is_file():
+        network = str(DEMO_MODEL)
     if network is None:
         network = str(Path(os.environ["SGX_DATA_DIR"]) / "abstract64.safetensors")
         random_network(Path(network))
