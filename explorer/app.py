@@ -60,7 +60,8 @@ class App:
         size = (max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1]))
         self.window = pygame.display.set_mode(size, pygame.RESIZABLE)
         pygame.display.set_caption(TITLE)
-        self.manager = pygame_gui.UIManager(size, str(THEME) if THEME.is_file() else None)  # a wheel install has no assets/
+        theme = str(THEME) if THEME.is_file() else None  # a wheel install has no assets/: pygame_gui's own theme
+        self.manager = pygame_gui.UIManager(size, theme)
         self.clock = pygame.time.Clock()
         self.renderer = Renderer(device, precision, threads)
         self.state: Explorer | None = None
