@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from model import fast
 from model.errors import ModelError
@@ -294,3 +295,18 @@ def test_large_cpu_batches_render_in_chunks_with_the_same_images(precision, monk
     chunked = fast.render(g, ws, "const", precision)
     assert calls == [2, 2, 1] and chunked.shape == whole.shape
     torch.testing.assert_close(chunked, whole, rtol=0, atol=2e-2 if precision == "bf16" else 1e-5)
+
+
+@pytest.mark.parametrize("scale", [2.5, 100.0], ids=["in-range", "clamped"])
+def test_clamp_is_skipped_only_where_it_is_the_identity(scale):
+    x0 = (torch.rand([2, 4, 8, 8], generator=torch.Generator().manual_seed(0)) * 2 - 1) * scale
+    x0[0, 0, 0, 0] = 3.0  # exactly at the clamp: kept, with its gradient, either way
+    grads = []
+    for check in (True, False):
+        x = x0.clone().requires_grad_(True)
+        clamp = 3.0
+        y = fast.act_clamp(x * 1, "lrelu", clamp) if check else F.leaky_relu(x * 1, 0.2).clamp(-clamp, clamp)
+        y.backward(torch.arange(1, y.numel() + 1, dtype=torch.float32).reshape(y.shape))
+        grads.append((y.detach(), x.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    assert (grads[0][0].abs().max() <= 3.0) and ((grads[0][1] == 0).any() == (scale > 3))
