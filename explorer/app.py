@@ -427,7 +427,8 @@ class App:
         """Same name pattern and metadata as `sgx generate`, plus the mix; never overwrites an earlier save."""
         info = self.state.model
         meta = dict(seed=recipe.seed, psi=recipe.psi, cutoff=recipe.cutoff, class_idx=recipe.class_idx,
-                    noise_mode=recipe.noise_mode, model_id=info.model_id, model=Path(info.path).name)
+                    noise_mode=recipe.noise_mode, precision=self.renderer.precision, model_id=info.model_id,
+                    model=Path(info.path).name)
         if recipe.mix is not None:
             meta.update(mix_seed=recipe.mix.seed, mix_layers=list(recipe.mix.indices))
         try:

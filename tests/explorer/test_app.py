@@ -232,6 +232,7 @@ def test_s_saves_the_png_with_generate_metadata(nets, make_app, folder):
     meta = read_png_metadata(folder / "saved" / "seed0000.png")
     assert meta["seed"] == 0 and meta["class_idx"] == 2 and meta["psi"] == 1.0 and meta["noise_mode"] == "const"
     assert meta["model_id"] == app.state.model.model_id and meta["model"] == nets[1].name
+    assert meta["precision"] == app.renderer.precision != "auto"
     assert "saved seed0000-1.png" in app.status.toast
 
 
