@@ -35,7 +35,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
 import torch
@@ -256,13 +256,10 @@ def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", prec
     precision = choose_precision(device, precision)
     ws = ws.to(device)
     step = len(ws) if device.type != "cpu" else max(1, CPU_BATCH_PIXELS // G.img_resolution ** 2)
-    with torch.inference_mode():
-        if precision == "exact":
-            return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=True)
-                              for i in range(0, len(ws), step)])
-        with fast_ops(DTYPES[precision]):
-            return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode).float()
-                              for i in range(0, len(ws), step)])
+    exact = precision == "exact"
+    with torch.inference_mode(), nullcontext() if exact else fast_ops(DTYPES[precision]):
+        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact).float()
+                          for i in range(0, len(ws), step)])
 
 
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
