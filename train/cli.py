@@ -105,6 +105,9 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--p", type=click.FloatRange(0, 1), default=None, help="Augmentation probability for --aug fixed.")
 @click.option("--target", type=click.FloatRange(0, 1), default=0.6, show_default=True,
               help="ADA target for E[sign(D(real))].")
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="ADA speed: kimg for p to move by 1 at most [default: 500; 100 from a --resume network]. "
+              "Applies to a resumed run too.")
 @click.option("--augpipe", type=click.Choice(["blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc",
                                               "bgcf", "bgcfn", "bgcfnc"]),
               default="bgc", show_default=True, help="Augmentation pipeline.")
@@ -136,9 +139,9 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--map", "map_layers", type=click.IntRange(min=1), default=None, help="Mapping depth override.")
 @click.option("--glr", type=click.FloatRange(min=0, min_open=True), default=None, help="G learning rate override.")
 @click.option("--dlr", type=click.FloatRange(min=0, min_open=True), default=None, help="D learning rate override.")
-def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror, cond, aug, p, target, augpipe,
-                  snap, tick, seed, device, precision, workers, metrics, swd_images, fid_weights, resume, cbase, cmax,
-                  map_layers, glr, dlr):
+def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror, cond, aug, p, target, ada_kimg,
+                  augpipe, snap, tick, seed, device, precision, workers, metrics, swd_images, fid_weights, resume,
+                  cbase, cmax, map_layers, glr, dlr):
     """Train a StyleGAN2-ADA generator on a dataset zip, on the CPU or GPUs.
 
     Each run gets OUTDIR/NNNNN-desc/ with training_options.json, log.txt, stats.jsonl, reals.png,
@@ -158,10 +161,10 @@ def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror
     from .state import StateError
 
     opts = TrainOptions(data=data, outdir=outdir, cfg=cfg, gpus=gpus, kimg=kimg, batch=batch, batch_gpu=batch_gpu,
-                        gamma=gamma, mirror=mirror, cond=cond, aug=aug, p=p, target=target, augpipe=augpipe,
-                        snap=snap, tick=tick, seed=seed, device=device, precision=precision, workers=workers,
-                        metrics=metrics, swd_images=swd_images, fid_weights=fid_weights, resume=resume, cbase=cbase,
-                        cmax=cmax, map=map_layers, glr=glr, dlr=dlr)
+                        gamma=gamma, mirror=mirror, cond=cond, aug=aug, p=p, target=target, ada_kimg=ada_kimg,
+                        augpipe=augpipe, snap=snap, tick=tick, seed=seed, device=device, precision=precision,
+                        workers=workers, metrics=metrics, swd_images=swd_images, fid_weights=fid_weights,
+                        resume=resume, cbase=cbase, cmax=cmax, map=map_layers, glr=glr, dlr=dlr)
     if resume not in (None, "auto") and not Path(resume).exists():
         raise BadInput(f"--resume {resume}: no such file or directory (use auto, a run directory or a network file)")
     if fid_weights is not None and not Path(fid_weights).is_file():

@@ -54,6 +54,7 @@ class TrainOptions:
     aug: str = "ada"
     p: float | None = None
     target: float = 0.6
+    ada_kimg: float | None = None  # None: 500, or 100 when starting from a network (NVlabs)
     augpipe: str = "bgc"
     snap: int = 50
     tick: float = 4.0
@@ -201,6 +202,7 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
     if opts.p is not None:
         _check(0 <= opts.p <= 1, "--p must be in [0, 1]")
     _check(0 <= opts.target <= 1, "--target must be in [0, 1]")
+    _check(opts.ada_kimg is None or opts.ada_kimg > 0, "--ada-kimg must be positive")
     resume_file = opts.resume not in (None, "auto") and Path(opts.resume).is_file()
     kimg = opts.kimg if opts.kimg is not None else spec["kimg"]
     _check(kimg > 0, "--kimg must be positive")
@@ -212,7 +214,7 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
         ema_rampup=None if resume_file else spec["ramp"],  # NVlabs: no EMA ramp-up when starting from a network
         augment=opts.aug, augpipe=opts.augpipe, augment_p=opts.p or 0.0,
         ada_target=opts.target if opts.aug == "ada" else None,
-        ada_kimg=100 if resume_file else 500,  # NVlabs: react faster when starting from a trained network
+        ada_kimg=opts.ada_kimg or (100 if resume_file else 500),  # NVlabs: faster from a trained network
         kimg_per_tick=opts.tick, snapshot_ticks=opts.snap,
         metrics=([] if opts.metrics == "none" else [opts.metrics]) + (["fid"] if opts.fid_weights else []),
         swd_images=opts.swd_images, fid_weights=str(Path(opts.fid_weights).resolve()) if opts.fid_weights else None,
