@@ -272,7 +272,8 @@ def run(plan: Plan, d: Dist | None = None) -> None:
         cur_tick, tick_start_nimg, prior_sec = scalars["cur_tick"], scalars["tick_start_nimg"], scalars["total_sec"]
         if d.is_main:
             tidy_run_dir(run_dir, trainer.cur_nimg)
-        log(f"resuming {run_dir.name} at kimg {trainer.cur_nimg / 1000:.3f} from {plan.resume_state.name}")
+        log(f"resuming {run_dir.name} at kimg {trainer.cur_nimg / 1000:.3f} from {plan.resume_state.name}; "
+            f"precision {trainer.precision}")
     elif cfg.resume_pkl is not None:
         model = load(cfg.resume_pkl, which=("G", "D", "G_ema"))
         copied = trainer.copy_matching(model.networks)

@@ -274,6 +274,20 @@ def test_choose_precision():
         fast.choose_precision("cpu", "half")
 
 
+def test_bf16_is_chosen_by_the_cpu_features_and_probed_only_where_they_are_unknown(monkeypatch):
+    probes = []
+    monkeypatch.setattr(fast, "_probe_bf16", lambda: probes.append(1) or True)
+    for machine, amx, avx512_bf16, expected in [("x86_64", True, False, True), ("AMD64", False, True, True),
+                                                ("x86_64", False, False, False), ("arm64", False, False, True)]:
+        fast._bf16_pays.cache_clear()
+        monkeypatch.setattr(fast.platform, "machine", lambda m=machine: m)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
+        assert fast.choose_precision("cpu", "auto") == ("bf16" if expected else "fp32"), machine
+    assert len(probes) == 1  # only the arm64 case, where torch cannot tell
+    fast._bf16_pays.cache_clear()
+
+
 def test_tune_allocator_reports_glibc():
     import ctypes.util
     import platform

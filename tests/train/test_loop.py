@@ -170,7 +170,8 @@ def test_resume_continues_exactly(data, tmp_path):
     whole = train(opts)
     train(replace(opts, outdir=str(tmp_path / "split"), kimg=0.012))
     split = train(replace(opts, outdir=str(tmp_path / "split"), resume="auto"))
-    assert "resuming" in (split / "log.txt").read_text()
+    assert [line.endswith("; precision fp32") for line in (split / "log.txt").read_text().splitlines()
+            if line.startswith("resuming")] == [True]
     a, sa = final_state(whole)
     b, sb = final_state(split)
     assert sa["cur_nimg"] == sb["cur_nimg"] == 20 and sa["batch_idx"] == sb["batch_idx"] == 5
