@@ -97,7 +97,8 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Global minibatch [default: from --cfg].")
 @click.option("--batch-gpu", type=click.IntRange(min=1), default=None,
               help="Images per process per round (gradient accumulation below --batch / --gpus).")
-@click.option("--gamma", type=click.FloatRange(min=0), default=None, help="R1 weight [default: from --cfg].")
+@click.option("--gamma", type=click.FloatRange(min=0), default=None,
+              help="R1 weight [default: from --cfg]. Applies to a resumed run too.")
 @click.option("--mirror/--no-mirror", default=False, show_default=True, help="Add x-flipped copies of the images.")
 @click.option("--cond/--no-cond", default=False, show_default=True, help="Train on the dataset's labels.")
 @click.option("--aug", type=click.Choice(["ada", "noaug", "fixed"]), default="ada", show_default=True,

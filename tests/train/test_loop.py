@@ -93,15 +93,22 @@ def test_resume_keeps_the_recorded_precision_and_splits_the_batch_over_new_proce
         prepare(replace(tiny_options(data, tmp_path, resume="auto"), gpus=3))
 
 
-def test_ada_kimg_is_set_for_a_new_run_and_changed_for_a_resumed_one(data, tmp_path):
+def test_ada_kimg_and_gamma_are_set_for_a_new_run_and_changed_for_a_resumed_one(data, tmp_path):
     assert resolve(TrainOptions(data="d", outdir="o", cbase=128, cmax=16), 16, 3, 0, "d", 16).ada_kimg == 500
-    run = train(tiny_options(data, tmp_path, kimg=0.004, ada_kimg=250))
-    assert json.loads((run / "training_options.json").read_text())["ada_kimg"] == 250
-    assert prepare(tiny_options(data, tmp_path, resume="auto")).cfg.ada_kimg == 250
-    assert prepare(tiny_options(data, tmp_path, resume="auto", ada_kimg=100)).cfg.ada_kimg == 100
+    run = train(tiny_options(data, tmp_path, kimg=0.004, ada_kimg=250, gamma=0.5))
+
+    def recorded():
+        options = json.loads((run / "training_options.json").read_text())
+        return options["ada_kimg"], options["loss_kwargs"]["r1_gamma"]
+
+    assert recorded() == (250, 0.5)
+    cfg = prepare(tiny_options(data, tmp_path, resume="auto")).cfg
+    assert (cfg.ada_kimg, cfg.loss_kwargs["r1_gamma"]) == (250, 0.5)
+    prepare(tiny_options(data, tmp_path, resume="auto", ada_kimg=100, gamma=2.0))
     # The change is recorded, so the next `--resume auto` keeps it.
-    assert json.loads((run / "training_options.json").read_text())["ada_kimg"] == 100
-    assert prepare(tiny_options(data, tmp_path, resume="auto")).cfg.ada_kimg == 100
+    assert recorded() == (100, 2.0)
+    cfg = prepare(tiny_options(data, tmp_path, resume="auto")).cfg
+    assert (cfg.ada_kimg, cfg.loss_kwargs["r1_gamma"]) == (100, 2.0)
     with pytest.raises(ConfigError, match="ada-kimg"):
         resolve(TrainOptions(data="d", outdir="o", ada_kimg=0), 16, 3, 0, "d", 16)
 
