@@ -131,6 +131,11 @@ def machine_rate() -> dict[str, float]:
     return out
 
 
+def cpu_bf16() -> str:
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").is_file() else set()
+    return ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "none"
+
+
 def subprocess_json(args: list[str]) -> dict | None:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
     if out.returncode != 0:
@@ -156,7 +161,7 @@ def main() -> None:
         return
     configs, precisions = args.configs.split(","), args.precisions.split(",")
     print(f"torch {torch.__version__}, {os.cpu_count()} cpu(s), {torch.get_num_threads()} thread(s), "
-          f"AMX {'yes' if 'amx' in Path('/proc/cpuinfo').read_text() else 'no'}; "
+          f"bf16 units {cpu_bf16()}; "
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rate = machine_rate()
     print("machine conv rate (3x3, 128 ch, 32x32, batch 16, channels_last): "
