@@ -311,9 +311,11 @@ def test_large_cpu_batches_render_in_chunks_with_the_same_images(precision, monk
     torch.testing.assert_close(chunked, whole, rtol=0, atol=2e-2 if precision == "bf16" else 1e-5)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("scale", [2.5, 100.0], ids=["in-range", "clamped"])
-def test_clamp_is_skipped_only_where_it_is_the_identity(scale):
+def test_clamp_is_skipped_only_where_it_is_the_identity(scale, layout):
     x0 = (torch.rand([2, 4, 8, 8], generator=torch.Generator().manual_seed(0)) * 2 - 1) * scale
+    x0 = x0.contiguous(memory_format=layout)
     x0[0, 0, 0, 0] = 3.0  # exactly at the clamp: kept, with its gradient, either way
     grads = []
     for check in (True, False):
@@ -324,3 +326,15 @@ def test_clamp_is_skipped_only_where_it_is_the_identity(scale):
         grads.append((y.detach(), x.grad))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
     assert (grads[0][0].abs().max() <= 3.0) and ((grads[0][1] == 0).any() == (scale > 3))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_out_of_range_sees_every_element_in_either_layout(layout):
+    x = torch.zeros([2, 3, 4, 5]).contiguous(memory_format=layout)
+    assert not fast._out_of_range(x, 1.0)
+    for index in [(0, 0, 0, 0), (1, 2, 3, 4), (0, 2, 0, 4), (1, 0, 3, 0)]:
+        for value in (1.5, -1.5):
+            y = x.clone(memory_format=torch.preserve_format)
+            y[index] = value
+            assert fast._out_of_range(y, 1.0), (index, value)
+    assert not fast._out_of_range(x[:, :2], 1.0) and fast._out_of_range(torch.full([3], 2.0)[::2], 1.0)
