@@ -35,6 +35,8 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.flop_counter import flop_registry  # noqa: E402
 
+from model import fast  # noqa: E402
+
 CONFIGS = {
     "demo64": dict(resolution=64, cbase=4096, cmax=256, batch=16),
     "large128": dict(resolution=128, cbase=8192, cmax=256, batch=16),
@@ -93,8 +95,6 @@ def count_flops(name: str) -> dict[str, float]:
 
 
 def run_one(name: str, precision: str, steps: int) -> dict:
-    from model import fast
-
     fast.tune_allocator()
     torch.manual_seed(0)
     trainer = make_trainer(name, precision)
@@ -131,11 +131,6 @@ def machine_rate() -> dict[str, float]:
     return out
 
 
-def cpu_bf16() -> str:
-    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").is_file() else set()
-    return ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "none"
-
-
 def subprocess_json(args: list[str]) -> dict | None:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
     if out.returncode != 0:
@@ -161,7 +156,7 @@ def main() -> None:
         return
     configs, precisions = args.configs.split(","), args.precisions.split(",")
     print(f"torch {torch.__version__}, {os.cpu_count()} cpu(s), {torch.get_num_threads()} thread(s), "
-          f"bf16 units {cpu_bf16()}; "
+          f"auto precision {fast.choose_precision('cpu')}; "
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rate = machine_rate()
     print("machine conv rate (3x3, 128 ch, 32x32, batch 16, channels_last): "

@@ -251,7 +251,7 @@ def _bf16_pays() -> bool:
 
 
 def choose_precision(device: torch.device | str, requested: str = "auto") -> str:
-    """'auto' -> fp16 on CUDA; on the CPU bf16 where a probe shows it pays, else the fast ops in fp32; other
+    """'auto' -> fp16 on CUDA; on the CPU bf16 where it pays (`_bf16_pays`), else the fast ops in fp32; other
     devices (MPS, ...) the exact fp32 path, the one known to run there. Explicit choices are returned as given."""
     if requested not in PRECISIONS:
         raise ModelError(f"unknown precision '{requested}' (choose {', '.join(PRECISIONS)})")
