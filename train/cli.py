@@ -98,7 +98,8 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--batch-gpu", type=click.IntRange(min=1), default=None,
               help="Images per process per round (gradient accumulation below --batch / --gpus).")
 @click.option("--gamma", type=click.FloatRange(min=0), default=None,
-              help="R1 weight [default: from --cfg]. Applies to a resumed run too.")
+              help="R1 weight [default: from --cfg; auto's 0.0002*res^2/batch is too weak for small networks "
+                   "on small datasets, where D wins and G collapses: try 10]. Applies to a resumed run too.")
 @click.option("--mirror/--no-mirror", default=False, show_default=True, help="Add x-flipped copies of the images.")
 @click.option("--cond/--no-cond", default=False, show_default=True, help="Train on the dataset's labels.")
 @click.option("--aug", type=click.Choice(["ada", "noaug", "fixed"]), default="ada", show_default=True,
@@ -152,7 +153,7 @@ def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror
 
     \b
     Example (the 64x64 demo on a CPU):
-      sgx train --data emoji64.zip --outdir runs --mirror --batch 16 --cbase 4096 --cmax 256
+      sgx train --data emoji64.zip --outdir runs --mirror --batch 32 --cbase 4096 --cmax 256 --gamma 10
     """
     from model.errors import ModelError
 
