@@ -57,7 +57,7 @@ def plot(run_dir: Path, out: Path) -> None:
     p = [(s["Progress/kimg"]["mean"], s["Progress/augment"]["mean"]) for s in stats if "Progress/augment" in s]
     x_max = max([k for k, _ in p] + [m["kimg"] for m in swd] + [1.0])
     image = Image.new("RGB", (W, 2 * H + 24), "white")
-    draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=12)  # sized: the bitmap default drops spaces
     panel(draw, 0, "SWD x1e3 (lower is better) over kimg", curves, font, x_max)
     panel(draw, H, "ADA augmentation probability p over kimg", {"p": p}, font, x_max)
     draw.text((W // 2 - 20, 2 * H), "kimg", fill=(20, 20, 20), font=font)

@@ -1,7 +1,7 @@
 """The training-state file: everything an exact resume needs, as data only.
 
-`training-state-NNNNNNNNNN.safetensors` (NNN = images shown) holds tensors (G, D, G_ema, Adam moments and steps,
-pl_mean, ADA p, RNG states) and, in its header, one JSON document with the scalars (counters, optimiser
+`training-state-NNNNNNNNNN.safetensors` (NNN = images shown) holds tensors (G, D, G_ema, Adam's moments and
+steps, pl_mean, ADA p, RNG states) and, in its header, one JSON document with the scalars (counters, optimiser
 hyperparameters, the python/numpy RNG scalars). It is self-contained and replaced atomically, so resuming never
 depends on a network snapshot having been written completely. No pickle and no torch.save anywhere.
 """
@@ -66,12 +66,19 @@ def state_files(run_dir: Path) -> list[Path]:
 
 
 def optimizer_to_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Adam's per-parameter tensors by parameter index, and its param_groups as JSON."""
+    """Adam's per-parameter tensors by parameter index, and its param_groups as JSON.
+
+    With beta1 = 0 (StyleGAN2's Adam) the first moment is left out: the next step sets it to that step's gradient
+    exactly (lerp with weight 1 returns its end point), so it never reaches the future and a resume stays exact.
+    That keeps a third of a training-state file's bytes out of every hand-over."""
     sd = opt.state_dict()
+    no_first_moment = {idx for group in sd["param_groups"] if group.get("betas", (None,))[0] == 0
+                       for idx in group["params"]}
     tensors = {}
     for idx, slots in sd["state"].items():
         for key, value in slots.items():
-            tensors[f"{name}.state.{idx}.{key}"] = torch.as_tensor(value)
+            if not (key == "exp_avg" and idx in no_first_moment):
+                tensors[f"{name}.state.{idx}.{key}"] = torch.as_tensor(value)
     return tensors, {"param_groups": sd["param_groups"]}
 
 
@@ -83,6 +90,9 @@ def optimizer_from_state(name: str, opt: torch.optim.Optimizer, tensors: dict[st
         if key.startswith(prefix):
             idx, slot = key[len(prefix):].split(".", 1)
             state.setdefault(int(idx), {})[slot] = value
+    for slots in state.values():
+        if "exp_avg_sq" in slots and "exp_avg" not in slots:  # left out by optimizer_to_state (beta1 = 0)
+            slots["exp_avg"] = torch.zeros_like(slots["exp_avg_sq"])
     groups = scalars["param_groups"]
     for group in groups:
         if "betas" in group:
