@@ -19,6 +19,7 @@ from PIL import Image  # noqa: E402
 
 import explorer.export  # noqa: E402
 from explorer.app import App  # noqa: E402
+from explorer.assets import DEMO_MODEL  # noqa: E402
 from explorer.cli import main  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
@@ -27,6 +28,8 @@ from explorer.views.dialogs import TextDialog  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.render import render_seed  # noqa: E402
 from tests.model.conformance import make_g  # noqa: E402
+
+from .test_demo_model import needs_demo_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +138,15 @@ def test_psi_slider_renders_with_that_psi(nets, make_app):
     click(app.panel.psi.right_button.rect.center)  # the slider's own arrow button, through pygame_gui
     assert app.pump_until(shows(app, Recipe(0, psi=0.55)))
     assert app.panel.values["psi"] == "0.55"
+
+
+@needs_demo_model
+def test_the_bundled_demo_model_opens_and_fills_its_first_page(make_app):
+    app = make_app(DEMO_MODEL)
+    assert app.state.model.model_id == load(DEMO_MODEL).model_id
+    assert app.pump_until(lambda: all(app.state.recipe(s) in app.thumbs for s in app.state.page_seeds()))
+    first = [pygame.surfarray.array3d(app.thumbs.get(app.state.recipe(s), 64)) for s in app.state.page_seeds()[:2]]
+    assert not np.array_equal(*first)
 
 
 def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_app, monkeypatch):

@@ -13,6 +13,8 @@ import explorer.cli
 import model.io
 from explorer.cli import main
 
+from .test_demo_model import needs_demo_model
+
 
 @pytest.fixture
 def opened(monkeypatch):
@@ -37,6 +39,14 @@ def test_without_a_network_and_without_the_demo_model_it_says_so(monkeypatch, tm
     result = CliRunner().invoke(main, ["explore"])
     assert result.exit_code == 2 and "demo model" in result.output and "sgx explore PATH" in result.output
     assert opened == []
+
+
+@needs_demo_model
+def test_without_a_network_it_opens_the_bundled_demo_model(opened):
+    result = CliRunner().invoke(main, ["explore"])
+    assert result.exit_code == 0, result.output
+    assert opened == [(str(explorer.cli.DEMO_MODEL), "auto", "auto"), "run"]
+    assert explorer.cli.DEMO_MODEL.is_file()
 
 
 def test_without_a_network_it_opens_the_demo_model(monkeypatch, tmp_path, opened):
