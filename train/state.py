@@ -70,7 +70,8 @@ def optimizer_to_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str,
 
     With beta1 = 0 (StyleGAN2's Adam) the first moment is left out: the next step sets it to that step's gradient
     exactly (lerp with weight 1 returns its end point), so it never reaches the future and a resume stays exact.
-    That keeps a third of a training-state file's bytes out of every hand-over."""
+    That keeps over a quarter of a training-state file's bytes (145 -> 104 MB for the demo run) out of every
+    hand-over."""
     sd = opt.state_dict()
     no_first_moment = {idx for group in sd["param_groups"] if group.get("betas", (None,))[0] == 0
                        for idx in group["params"]}
