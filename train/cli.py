@@ -113,10 +113,11 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--augpipe", type=click.Choice(["blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc",
                                               "bgcf", "bgcfn", "bgcfnc"]),
               default="bgc", show_default=True, help="Augmentation pipeline.")
-@click.option("--snap", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Snapshot (network, images, metrics, training state) every this many ticks.")
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
-              help="Progress line every this many kimg.")
+@click.option("--snap", type=click.IntRange(min=1), default=None,
+              help="Snapshot (network, images, metrics, training state) every this many ticks [default: 50]. "
+              "Applies to a resumed run too.")
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Progress line every this many kimg [default: 4]. Applies to a resumed run too.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")
 @click.option("--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default=None,

@@ -56,8 +56,8 @@ class TrainOptions:
     target: float = 0.6
     ada_kimg: float | None = None  # None: 500, or 100 when starting from a network (NVlabs)
     augpipe: str = "bgc"
-    snap: int = 50
-    tick: float = 4.0
+    snap: int | None = None  # None: 50 for a new run, the recorded one when resuming
+    tick: float | None = None  # None: 4 kimg for a new run, the recorded one when resuming
     seed: int = 0
     device: str = "auto"
     precision: str | None = None  # None: auto for a new run, the recorded one when resuming
@@ -137,8 +137,8 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
            f"--precision {opts.precision!r}: choose from {', '.join(PRECISIONS)}")
     _check(opts.metrics in METRICS, f"--metrics {opts.metrics!r}: choose from {', '.join(METRICS)}")
     _check(opts.cond is False or label_dim > 0, "--cond requires a dataset with labels (dataset.json)")
-    _check(opts.snap >= 1, "--snap must be at least 1")
-    _check(opts.tick > 0, "--tick must be positive")
+    _check(opts.snap is None or opts.snap >= 1, "--snap must be at least 1")
+    _check(opts.tick is None or opts.tick > 0, "--tick must be positive")
     gpus = opts.gpus
     spec = dict(CFG_SPECS[opts.cfg])
     if opts.cfg == "auto":
@@ -215,7 +215,7 @@ def resolve(opts: TrainOptions, resolution: int, channels: int, label_dim: int, 
         augment=opts.aug, augpipe=opts.augpipe, augment_p=opts.p or 0.0,
         ada_target=opts.target if opts.aug == "ada" else None,
         ada_kimg=opts.ada_kimg or (100 if resume_file else 500),  # NVlabs: faster from a trained network
-        kimg_per_tick=opts.tick, snapshot_ticks=opts.snap,
+        kimg_per_tick=opts.tick or 4.0, snapshot_ticks=opts.snap or 50,
         metrics=([] if opts.metrics == "none" else [opts.metrics]) + (["fid"] if opts.fid_weights else []),
         swd_images=opts.swd_images, fid_weights=str(Path(opts.fid_weights).resolve()) if opts.fid_weights else None,
         dataset=dict(path=str(opts.data), name=dataset_name, resolution=resolution, channels=channels,

@@ -96,6 +96,8 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
             cfg.precision = opts.precision or cfg.precision
             if opts.ada_kimg is not None:
                 cfg.ada_kimg = opts.ada_kimg
+            cfg.snapshot_ticks = opts.snap or cfg.snapshot_ticks
+            cfg.kimg_per_tick = opts.tick or cfg.kimg_per_tick
             if opts.gamma is not None:  # R1 weight: the one knob NVlabs tunes per dataset
                 cfg.loss_kwargs["r1_gamma"] = opts.gamma
             if opts.fid_weights is not None:
@@ -109,7 +111,8 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
                                       f"per-process batches that fit its minibatch-std group {mbstd}")
                 cfg.num_gpus, cfg.batch_gpu = opts.gpus, batch_gpu
             log(f"continuing {run_dir} with its training_options.json (of the options given now, only --kimg, "
-                "--ada-kimg, --gamma, --data, --fid-weights, --precision, --device and --workers apply)")
+                "--ada-kimg, --gamma, --snap, --tick, --data, --fid-weights, --precision, --device and --workers "
+                "apply)")
             write_text(run_dir / "training_options.json", cfg.to_json())  # what applies now, for the next resume
             if cfg.fid_weights is not None:
                 load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot

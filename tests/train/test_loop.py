@@ -113,6 +113,17 @@ def test_ada_kimg_and_gamma_are_set_for_a_new_run_and_changed_for_a_resumed_one(
         resolve(TrainOptions(data="d", outdir="o", ada_kimg=0), 16, 3, 0, "d", 16)
 
 
+def test_snap_and_tick_default_for_a_new_run_and_change_a_resumed_one_only_when_given(data, tmp_path):
+    cfg = resolve(TrainOptions(data="d", outdir="o", cbase=128, cmax=16), 16, 3, 0, "d", 16)
+    assert (cfg.snapshot_ticks, cfg.kimg_per_tick) == (50, 4.0)
+    train(tiny_options(data, tmp_path, kimg=0.004, snap=3, tick=0.004))
+    cfg = prepare(tiny_options(data, tmp_path, resume="auto", snap=None, tick=None)).cfg
+    assert (cfg.snapshot_ticks, cfg.kimg_per_tick) == (3, 0.004)
+    prepare(tiny_options(data, tmp_path, resume="auto", snap=7, tick=0.5))
+    cfg = prepare(tiny_options(data, tmp_path, resume="auto", snap=None, tick=None)).cfg
+    assert (cfg.snapshot_ticks, cfg.kimg_per_tick) == (7, 0.5)
+
+
 def test_lazy_regularisation_corrects_adam():
     cfg = resolve(TrainOptions(data="d", outdir="o", batch=4, cbase=128, cmax=16, map=1), 16, 3, 0, "d", 16)
     trainer = Trainer(cfg, np.zeros([16, 0], np.float32), torch.device("cpu"))
