@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -23,26 +24,33 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def ticks(hi: float, count: int) -> list[float]:
+    """About `count` round steps (1, 2 or 5 times a power of ten) from 0 to at least `hi`: readable axis labels."""
+    raw = hi / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [i * step for i in range(math.ceil(hi / step - 1e-9) + 1)]
+
+
 def panel(draw: ImageDraw.ImageDraw, top: int, title: str, series: dict[str, list[tuple[float, float]]],
           font: ImageFont.ImageFont, x_max: float) -> None:
     """One chart in the band [top, top + H): axes, a light grid, a legend and a polyline per series."""
     left, right, y0, y1 = PAD, W - 16, top + 28, top + H - 32
-    values = [v for points in series.values() for _, v in points] or [0.0, 1.0]
-    lo, hi = min(0.0, min(values)), max(values) * 1.05 or 1.0
+    values = [v for points in series.values() for _, v in points] or [1.0]
+    y_ticks = ticks(max(values) or 1.0, 4)
+    lo, hi = 0.0, y_ticks[-1]
     draw.text((left, top + 6), title, fill=(20, 20, 20), font=font)
 
     def xy(k: float, v: float) -> tuple[float, float]:
         return left + (right - left) * k / (x_max or 1), y1 - (y1 - y0) * (v - lo) / (hi - lo)
 
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
+    for v in y_ticks:
         y = xy(0, v)[1]
         draw.line([(left, y), (right, y)], fill=(225, 225, 225))
-        draw.text((4, y - 6), f"{v:.3g}", fill=(90, 90, 90), font=font)
-    for i in range(6):
-        k = x_max * i / 5
-        x = xy(k, lo)[0]
-        draw.text((x - 10, y1 + 6), f"{k:.0f}", fill=(90, 90, 90), font=font)
+        draw.text((4, y - 6), f"{v:g}", fill=(90, 90, 90), font=font)
+    for k in ticks(x_max, 6):
+        if k <= x_max:
+            draw.text((xy(k, lo)[0] - 10, y1 + 6), f"{k:g}", fill=(90, 90, 90), font=font)
     draw.rectangle([left, y0, right, y1], outline=(120, 120, 120))
     for n, (name, points) in enumerate(series.items()):
         if len(points) > 1:
