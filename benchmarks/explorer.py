@@ -33,12 +33,12 @@ import torch  # noqa: E402
 from explorer import export  # noqa: E402
 from explorer.app import FPS, App  # noqa: E402
 from explorer.export import Exporter, ExportSettings  # noqa: E402
-from explorer.renderer import recipe_ws  # noqa: E402
-from explorer.state import Recipe  # noqa: E402
+from explorer.renderer import spec_ws  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
 from model.render import synthesize  # noqa: E402
+from model.spec import LatentSpec  # noqa: E402
 from model.video import Keyframe, latent_path, path_ws  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def busy(app: App, frames: int) -> dict:
 
 def settle(app: App) -> None:
     """Until the large view is current and the worker has nothing waiting."""
-    if not app.pump_until(lambda: app.large.recipe == app.state.recipe() and not app.renderer._pending, 120):
+    if not app.pump_until(lambda: app.large.spec == app.state.spec() and not app.renderer._pending, 120):
         raise SystemExit("the worker did not settle")
 
 
@@ -100,24 +100,24 @@ def latency(app: App, G, moves: int) -> list[tuple[float, float]]:
     for i in range(moves):
         settle(app)
         value = round(-0.5 + 0.1 * i, 2)
-        alone = one_render(G, app.state.recipe(), value, app.renderer.precision)
+        alone = one_render(G, app.state.spec(), value, app.renderer.precision)
         start = time.perf_counter()
         move(app, value)
         while True:  # frame() split in two: the image is on screen once the step that drew it returns
             frame_start = time.perf_counter()
             app.step()
-            if app.large.recipe is not None and app.large.recipe.psi == value:
+            if app.large.spec is not None and app.large.spec.psi == value:
                 break
             app._idle(frame_start + 1 / FPS)
         out.append((time.perf_counter() - start, alone))
     return out
 
 
-def one_render(G, recipe: Recipe, psi: float, precision: str) -> float:
+def one_render(G, spec: LatentSpec, psi: float, precision: str) -> float:
     """The same image rendered alone on this thread (one torch thread, as in the worker)."""
     start = time.perf_counter()
-    ws = recipe_ws(G, dataclasses.replace(recipe, psi=psi), torch.device("cpu"))
-    synthesize(G, ws, recipe.noise_mode, precision)
+    ws = spec_ws(G, dataclasses.replace(spec, psi=psi), torch.device("cpu"))
+    synthesize(G, ws, spec.noise_mode, precision)
     return time.perf_counter() - start
 
 
@@ -129,7 +129,7 @@ def measure(res: int, frames: int, moves: int, folder: str, threads: int) -> tup
     try:
         if not app.pump_until(lambda: app.state is not None, 120):
             raise SystemExit("the model did not load")
-        page = [app.state.recipe(s) for s in app.state.page_seeds()]
+        page = [app.state.spec(s) for s in app.state.page_seeds()]
         if not app.pump_until(lambda: all(r in app.thumbs for r in page), 900):
             raise SystemExit("the grid did not render")
         b = busy(app, frames)

@@ -21,14 +21,15 @@ import pygame_gui  # noqa: E402
 from pygame_gui.elements import UITextEntryLine, UIWindow  # noqa: E402
 
 from model.errors import ModelError  # noqa: E402
+from model.spec import MAX_SEED, LatentSpec  # noqa: E402
 
 from .assets import THEME  # noqa: E402
-from .images import save_png  # noqa: E402
+from .images import save_png, spec_metadata, spec_stem  # noqa: E402
 from .pins import load_pins, load_settings, save_pins, save_settings  # noqa: E402
 from .renderer import RENDER_EVENT, Renderer, Result  # noqa: E402
-from .state import MAX_SEED, Explorer, Recipe  # noqa: E402
+from .state import Explorer, spec_caption  # noqa: E402
 from .views.controls import ControlsPanel  # noqa: E402
-from .views.dialogs import TextDialog, file_dialog, show_message  # noqa: E402
+from .views.dialogs import FileDialog, TextDialog, show_message  # noqa: E402
 from .views.draw import ACCENT, BG, DIM, font, text  # noqa: E402
 from .views.export_dialog import ExportDialog  # noqa: E402
 from .views.grid import GridView  # noqa: E402
@@ -81,11 +82,10 @@ class App:
         self.open_stamp = self.model_stamp = 0
         self.requested: dict[str, object] = {}
         self.render_ms: float | None = None
-        self.save_pending: Recipe | None = None
+        self.save_pending: LatentSpec | None = None
         self.saved_pins: tuple = ()
         self.export_status = ""
-        settings = load_settings()
-        self.save_dir = Path(save_dir or settings.get("save_dir") or default_save_dir())
+        self.save_dir = Path(save_dir or self.settings().get("save_dir") or default_save_dir())
         self._held: list[pygame.event.Event] = []
         self._drawn = 0.0
         self.relayout()
@@ -210,6 +210,9 @@ class App:
             self.act(("unpin",))
         elif k == pygame.K_F2:
             self.act(("rename", s.current_pin_index()))
+        elif k == pygame.K_n:
+            scaling = "crisp (nearest-neighbour)" if s.toggle_nearest() else "smooth"
+            self.status.show(f"large view: {scaling} scaling", time.monotonic())
         else:
             keys = {pygame.K_g: "goto", pygame.K_p: "pin", pygame.K_s: "save", pygame.K_e: "export"}
             if k in keys:
@@ -357,17 +360,18 @@ class App:
             if args[0] is None or not 0 <= args[0] <= MAX_SEED:
                 self.error("Style mixing", f"Type a source seed from 0 to {MAX_SEED}.")
             else:
-                s.set_controls(None, mix_seed=args[0])
+                s.set_controls(None, mix_seed=args[0], mix_pin=None)
         elif name == "mix_pin":
             if args[0] < len(s.pins):  # the choice may come from a drop-down the pins just replaced
-                s.set_controls(None, mix_seed=s.pins[args[0]].recipe.seed)
+                pin = s.pins[args[0]]
+                s.set_controls(None, mix_seed=pin.spec.seed, mix_pin=pin)
         elif name == "mix_none":
             s.set_controls(None, mix_seed=None)
 
     def pick_file(self, title: str, purpose: str, initial: str, directories: bool) -> None:
         if self.file_dialog is not None and self.file_dialog.alive():
             self.file_dialog.kill()
-        self.file_dialog, self.file_purpose = file_dialog(self.manager, title, initial, directories), purpose
+        self.file_dialog, self.file_purpose = FileDialog(self.manager, title, initial, directories), purpose
 
     def on_path(self, path: str) -> None:
         if self.file_purpose == "open":
@@ -375,11 +379,18 @@ class App:
         elif self.file_purpose == "save_dir":
             self.save_dir = Path(path)
             try:
-                save_settings({**load_settings(), "save_dir": str(self.save_dir)})
+                save_settings({**self.settings(), "save_dir": str(self.save_dir)})
             except OSError as e:
                 self.error("Settings", f"Could not remember the folder: {e}")
         elif self.file_purpose == "export_folder" and self.export_dialog is not None:
             self.export_dialog.set_output(str(Path(path) / self.export_dialog.output.name))
+
+    def settings(self) -> dict:
+        """The saved preferences; an unreadable settings file has been moved aside, and the user is told."""
+        settings, warning = load_settings()
+        if warning:
+            self.error("Settings", warning)
+        return settings
 
     def error(self, title: str, message: str) -> None:
         """A message window; a repeat of one still open is not stacked, and at most MAX_MESSAGES stay open."""
@@ -414,29 +425,27 @@ class App:
         self.relayout()
         self.rebuild_panel()
         if warning:
-            self.error("Pins moved aside", warning)
+            self.error("Pins", warning)
+        if result.message:  # e.g. non-finite weights: the images would come out black without a word
+            self.status.show(f"warning: {result.message}", time.monotonic())
 
     def save(self) -> None:
-        recipe = self.state.recipe()
-        if self.large.recipe == recipe and self.large.image is not None:
-            self.write_png(recipe, self.large.image)
+        spec = self.state.spec()
+        if self.large.spec == spec and self.large.image is not None:
+            self.write_png(spec, self.large.image)
         else:
-            self.save_pending = recipe
+            self.save_pending = spec
 
-    def write_png(self, recipe: Recipe, image) -> None:
-        """Same name pattern and metadata as `sgx generate`, plus the mix; never overwrites an earlier save."""
+    def write_png(self, spec: LatentSpec, image) -> None:
+        """Same name pattern and metadata as `sgx generate`; never overwrites an earlier save."""
         info = self.state.model
-        meta = dict(seed=recipe.seed, psi=recipe.psi, cutoff=recipe.cutoff, class_idx=recipe.class_idx,
-                    noise_mode=recipe.noise_mode, precision=self.renderer.precision, model_id=info.model_id,
-                    model=Path(info.path).name)
-        if recipe.mix is not None:
-            meta.update(mix_seed=recipe.mix.seed, mix_layers=list(recipe.mix.indices))
+        meta = spec_metadata(spec, precision=self.renderer.precision, model_id=info.model_id,
+                             model=Path(info.path).name)
         try:
             self.save_dir.mkdir(parents=True, exist_ok=True)
-            path = self.save_dir / f"seed{recipe.seed:04d}.png"
-            n = 1
+            path, n = self.save_dir / f"{spec_stem(spec)}.png", 1
             while path.exists():
-                path, n = self.save_dir / f"seed{recipe.seed:04d}-{n}.png", n + 1
+                path, n = self.save_dir / f"{spec_stem(spec)}-{n}.png", n + 1
             save_png(path, image, meta)
         except OSError as e:
             self.error("Could not save", f"{e.strerror or e}: {e.filename or self.save_dir}")
@@ -496,14 +505,14 @@ class App:
         elif result.kind == "image":
             self.render_ms = result.ms
             if result.stamp > self.large.stamp:
-                self.large.set_image(result.images[0], result.recipes[0], result.stamp)
-            if self.save_pending == result.recipes[0]:
+                self.large.set_image(result.images[0], result.specs[0], result.stamp)
+            if self.save_pending == result.specs[0]:
                 self.save_pending = None
-                self.write_png(result.recipes[0], result.images[0])
+                self.write_png(result.specs[0], result.images[0])
         elif result.kind == "thumbs":
             self.render_ms = result.ms
-            for recipe, image in zip(result.recipes, result.images, strict=True):
-                self.thumbs.put(recipe, image)
+            for spec, image in zip(result.specs, result.images, strict=True):
+                self.thumbs.put(spec, image)
 
     def on_error(self, result: Result) -> None:
         if result.channel == "open":
@@ -530,14 +539,14 @@ class App:
             self.rebuild_panel()
         self.panel.sync(s, str(self.save_dir))
         if s.mode == "large" or self.save_pending is not None:
-            want = self.save_pending or s.recipe()
+            want = self.save_pending or s.spec()
             if self.requested.get("image") != want:
                 self.renderer.render(want)
                 self.requested["image"] = want
         size = max(self.grid.tile, THUMB)
         if s.mode == "grid":
-            self.request_thumbs("grid", [s.recipe(seed) for seed in s.page_seeds()], size)
-        self.request_thumbs("pins", [p.recipe for p in s.pins], size)
+            self.request_thumbs("grid", [s.spec(seed) for seed in s.page_seeds()], size)
+        self.request_thumbs("pins", [p.spec for p in s.pins], size)
         if tuple(s.pins) != self.saved_pins:
             self.saved_pins = tuple(s.pins)
             try:
@@ -545,18 +554,17 @@ class App:
             except OSError as e:
                 self.error("Could not save the pins", f"{e.strerror or e}: {e.filename}")
 
-    def request_thumbs(self, channel: str, recipes: list[Recipe], size: int) -> None:
+    def request_thumbs(self, channel: str, specs: list[LatentSpec], size: int) -> None:
         """Ask only for missing thumbnails, and only if they are not already on their way."""
-        missing = list(dict.fromkeys(r for r in recipes if r not in self.thumbs))
+        missing = list(dict.fromkeys(r for r in specs if r not in self.thumbs))
         if missing and not set(missing) <= self.requested.get(channel, set()):
             self.renderer.thumbs(channel, missing, size)
             self.requested[channel] = set(missing)
 
     def rebuild_panel(self) -> None:
-        mix_pin = self.panel.mix_pin if self.panel is not None else None
         if self.panel is not None:
             self.panel.kill()
-        self.panel = ControlsPanel(self.manager, self.layout.panel, self.state, str(self.save_dir), mix_pin)
+        self.panel = ControlsPanel(self.manager, self.layout.panel, self.state, str(self.save_dir))
 
     def resize(self, size: tuple[int, int]) -> None:
         size = (max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1]))
@@ -589,8 +597,9 @@ class App:
         elif s.mode == "grid":
             self.grid.draw(w, s, self.thumbs, self.mouse)
         else:
-            pending = self.large.recipe != s.recipe()
-            self.large.draw(w, lay.main, (self.large.recipe or s.recipe()).caption(s.model.index_labels), pending)
+            pending = self.large.spec != s.spec()
+            caption = spec_caption(self.large.spec or s.spec(), s.model.index_labels)
+            self.large.draw(w, lay.main, caption, pending, s.nearest)
             r = self.back_rect()
             colour = ACCENT if r.collidepoint(self.mouse) else DIM
             text(w, "‹ all seeds  (Esc)", r.midleft, 14, colour, anchor="midleft")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from model.errors import ModelError
+from model.io.atomic import WriteError
 from train.cli import dataset_command, train_command
 
 from .assets import DEMO_MODEL
 
 NOISE_MODES = ("const", "random", "none")
+STARTED = time.time()  # temp files of ours older than this are leftovers of a killed run
 
 
 class BadInput(click.ClickException):
@@ -28,6 +32,8 @@ class SgxGroup(click.Group):
             return super().invoke(ctx)
         except ModelError as e:
             raise BadInput(str(e)) from None
+        except WriteError as e:  # disk full, read-only folder: not the user's input, so exit code 1
+            raise click.ClickException(str(e)) from None
         except OSError as e:
             raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
 
@@ -58,6 +64,15 @@ def check_class(G, class_idx: int | None) -> int | None:
         return None
     one_hot(class_idx, G.c_dim)
     return class_idx
+
+
+def output_folder(folder: Path) -> Path:
+    """Create the folder we are about to write into and clear our temp files that killed runs left there."""
+    from model.io.atomic import remove_stale_temps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder, older_than=STARTED)
+    return folder
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -92,23 +107,26 @@ outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_t
 def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device, precision, make_grid):
     """Render seeds to seedNNNN.png (with --precision exact, pixel-equal to NVlabs' generate.py)."""
     from model.fast import choose_precision
-    from model.latents import parse_range
-    from model.render import render_seed
+    from model.latents import parse_seeds
+    from model.render import render_spec
+    from model.spec import LatentSpec
 
-    from .images import grid, save_png
+    from .images import grid, save_png, spec_metadata
 
-    seed_list = parse_range(seeds)
+    seed_list = parse_seeds(seeds)
+    LatentSpec(0, psi, cutoff, class_idx, noise_mode)  # every argument checked before any work
     model, G = load_generator(network, device)
     class_idx = check_class(G, class_idx)
     precision = choose_precision(next(G.parameters()).device, precision)
-    outdir.mkdir(parents=True, exist_ok=True)
+    output_folder(outdir)
     images = []
     with click.progressbar(seed_list, label="generating", file=sys.stderr) as bar:
         for seed in bar:
-            img = render_seed(G, seed, psi, cutoff, class_idx, noise_mode, precision)
-            meta = dict(seed=seed, psi=psi, cutoff=cutoff, class_idx=class_idx, noise_mode=noise_mode,
-                        precision=precision, model_id=model.model_id, model=model.path.name)
-            save_png(outdir / f"seed{seed:04d}.png", img, meta)
+            spec = LatentSpec(seed, psi, cutoff, class_idx, noise_mode)
+            img = render_spec(G, spec, precision)
+            save_png(outdir / f"seed{seed:04d}.png", img, spec_metadata(spec, precision=precision,
+                                                                         model_id=model.model_id,
+                                                                         model=model.path.name))
             images.append(img)
     if make_grid:
         rows, cols = grid_shape(len(images))
@@ -134,12 +152,12 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
 def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device, precision):
     """Style-mixing grid as NVlabs' style_mixing.py: grid.png plus every cell as ROW-COL.png."""
     from model.fast import choose_precision
-    from model.latents import parse_range
+    from model.latents import parse_range, parse_seeds
     from model.render import style_mix
 
     from .images import grid, save_png
 
-    row_seeds, col_seeds, col_styles = parse_range(rows), parse_range(cols), parse_range(styles)
+    row_seeds, col_seeds, col_styles = parse_seeds(rows), parse_seeds(cols), parse_range(styles)
     model, G = load_generator(network, device)
     if max(col_styles) >= G.num_ws:
         raise BadInput(f"--styles {styles} is out of range: this network has w indices 0-{G.num_ws - 1}")
@@ -147,7 +165,7 @@ def mix(network, rows, cols, styles, psi, class_idx, noise_mode, outdir, device,
     precision = choose_precision(next(G.parameters()).device, precision)
     own, mixed = style_mix(G, row_seeds, col_seeds, col_styles, psi, class_idx, noise_mode, precision)
     seeds = list(own)
-    outdir.mkdir(parents=True, exist_ok=True)
+    output_folder(outdir)
     meta = dict(psi=psi, class_idx=class_idx, noise_mode=noise_mode, precision=precision, model_id=model.model_id,
                 model=model.path.name, styles=col_styles)
     for s in seeds:
@@ -167,6 +185,8 @@ def info(path):
     from model.io import load
 
     model = load(path)
+    for warning in model.warnings:
+        click.echo(f"warning: {warning}", err=True)
     G = model.G
     syn = G.init_kwargs["synthesis_kwargs"]
     rows = [("file", str(model.path)), ("format", model.format), ("model id", model.model_id),
@@ -198,9 +218,14 @@ def convert(src, dest, names):
     from model.io import load, save_networks
 
     which = tuple(n.strip() for n in names.split(",") if n.strip())
+    if dest.suffix.lower() != ".safetensors":
+        raise BadInput(f"DEST must be a .safetensors file, got {dest.name}")
     if Path(src).resolve() == dest.resolve():
         raise BadInput("SRC and DEST are the same file")
     model = load(src, which=which)
+    for warning in model.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    output_folder(dest.parent)
     save_networks(dest, model.networks, dict(model.metadata, source=Path(src).name, source_format=model.format))
     click.echo(f"wrote {dest} ({', '.join(which)}; model id {model.model_id[:12]})")
 
@@ -272,7 +297,7 @@ def parse_scale(size: str | None, resolution: int) -> int:
 def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, psi, cutoff, class_idx, noise_mode,
           size, out, crf, device, precision, batch):
     """Render an interpolation video through keyframes to mp4 (H.264) or GIF."""
-    from model.latents import parse_range
+    from model.latents import parse_seeds
     from model.video import Keyframe
 
     from .export import Exporter, ExportSettings, keyframe_of
@@ -283,7 +308,7 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
     interpolation = {"cubic": "w-cubic", "lerp": "w-lerp", "slerp": "z-slerp"}[interp]
     truncation = dict(psi=1.0 if psi is None else psi, cutoff=cutoff)
     if seeds is not None:
-        keys = [Keyframe(seed=s, class_idx=class_idx, **truncation) for s in parse_range(seeds)]
+        keys = [Keyframe(seed=s, class_idx=class_idx, **truncation) for s in parse_seeds(seeds)]
     elif w_file is not None:
         keys = [Keyframe(w=w, **truncation) for w in read_w_keyframes(w_file)]
     else:
@@ -304,8 +329,8 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
         if len(pins) < 2:
             raise BadInput(f"--pins needs at least 2 pins for this network (model id {model.model_id[:12]}), "
                            f"found {len(pins)}: pin some in `sgx explore`")
-        settings.keyframes = [keyframe_of(pin.recipe) for pin in pins]
-        modes = {pin.recipe.noise_mode for pin in pins}
+        settings.keyframes = [keyframe_of(pin.spec) for pin in pins]
+        modes = {pin.spec.noise_mode for pin in pins}
         if noise_mode is None and len(modes) == 1:
             settings.noise_mode = modes.pop()
     elif w_file is not None and class_idx is not None:
@@ -321,6 +346,26 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
     click.echo(f"wrote {out} ({exporter.total} frames, {px}x{px}, {fps} fps)")
 
 
+NO_DISPLAY = ("no display to open a window on (no X11 or Wayland display found): run it on a desktop, "
+              "or headless under a virtual screen with `xvfb-run -a sgx explore`")
+
+
+def check_display(pygame) -> None:
+    """Refuse to start without a screen: with no X11 or Wayland display SDL falls back to its invisible
+    'offscreen' driver and the window would run forever where nobody can see it. Tests ask for the
+    'dummy' driver explicitly through SDL_VIDEODRIVER, and that stays allowed."""
+    asked = [d.strip() for d in os.environ.get("SDL_VIDEODRIVER", "").lower().split(",") if d.strip()]
+    if sys.platform.startswith("linux") and not asked and not (os.environ.get("DISPLAY")
+                                                               or os.environ.get("WAYLAND_DISPLAY")):
+        raise BadInput(NO_DISPLAY)  # decided before SDL probes (and prints its own errors about) each driver
+    try:
+        pygame.display.init()
+    except pygame.error as e:
+        raise BadInput(f"cannot open a window: {e}") from None
+    driver = pygame.display.get_driver()
+    if driver in ("offscreen", "dummy") and driver not in asked:
+        pygame.display.quit()
+        raise BadInput(NO_DISPLAY)
 
 
 @main.command()
@@ -346,12 +391,12 @@ def explore(network, device, precision):
 
     from .app import App
 
+    check_display(pygame)
     try:
         app = App(network, device=device, precision=precision)
     except pygame.error as e:
         raise BadInput(f"cannot open a window: {e}") from None
     app.run()
-
 
 
 main.add_command(dataset_command)

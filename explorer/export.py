@@ -2,7 +2,8 @@
 
 One engine for the GUI and `sgx video`. `Exporter.step()` renders and writes one chunk of frames, so the GUI's
 render worker can serve interactive renders between chunks; `cancel()` may come from any thread. Only one chunk
-of frames is in memory at a time, and the output file appears (by rename) only once it is complete.
+of frames is in memory at a time, and the output file appears (by rename) only once it is complete. The temp file
+of a killed export is removed by the next export into that folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import secrets
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +23,10 @@ import numpy as np
 
 from model import latents
 from model.errors import ModelError
-from model.fast import PRECISIONS
-from model.render import NOISE_MODES, synthesize
+from model.io.atomic import remove_stale_temps
+from model.render import synthesize
+from model.spec import NOISE_MODES, PRECISIONS, LatentSpec
 from model.video import INTERPOLATIONS, Keyframe, LatentPath, latent_path, path_ws, upscale
-
-from .state import Recipe
 
 FORMATS = ("mp4", "gif")
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds and players stretch delays under 2 cs
@@ -35,7 +36,7 @@ class ExportError(ModelError):
     """A failed export (disk, encoder), in one line."""
 
 
-def keyframe_of(recipe: Recipe) -> Keyframe:
+def keyframe_of(recipe: LatentSpec) -> Keyframe:
     """The keyframe of an explorer pin's recipe (its noise mode is the export's choice, not the keyframe's)."""
     mix = recipe.mix
     return Keyframe(seed=recipe.seed, psi=recipe.psi, cutoff=recipe.cutoff, class_idx=recipe.class_idx,
@@ -264,6 +265,7 @@ class Exporter:
         self.state = "ready"  # ready -> running -> done | cancelled | failed
         self.preview: np.ndarray | None = None  # the latest frame, for a GUI to show
         self.largest_batch = 0  # frames rendered by the biggest single render call
+        self._started = time.time()  # our temp files in the output's folder older than this are a killed export's
         self._path: LatentPath | None = None
         self._writer: Mp4Writer | GifWriter | None = None
         self._tmp: Path | None = None
@@ -347,9 +349,10 @@ class Exporter:
             self.state = "done"
 
     def _start(self) -> None:
-        """Plan the path (torch), then create the temp file and the writer."""
+        """Plan the path (torch), clear temp files a killed export left, then create the temp file and the writer."""
         s = self.settings
         self._path = latent_path(self.G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop)
+        remove_stale_temps(self.output.parent, older_than=self._started)
         size = self.G.img_resolution * self.settings.scale
         fmt = self.settings.fmt
         tmp = self.output.parent / f".{self.output.stem}.{secrets.token_hex(4)}.part.{fmt}"

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from model.io.atomic import atomic_write
+from model.spec import LatentSpec
 
 META_KEY = "stylegan-explorer"
 
@@ -25,6 +26,17 @@ def version() -> str:
         return dist_version("stylegan-explorer")
     except PackageNotFoundError:
         return "unknown"
+
+
+def spec_metadata(spec: LatentSpec, **context) -> dict:
+    """The PNG metadata of an image of `spec`: the spec's JSON (an explicit w as base64 float32, exact) plus where
+    it was rendered (precision, model id, model file). `LatentSpec.from_json` reads it back, ignoring the rest."""
+    return {**spec.to_json(), **context}
+
+
+def spec_stem(spec: LatentSpec) -> str:
+    """A file name for an image of `spec`: seed0042 as `sgx generate` names it, or w-<content hash>."""
+    return f"seed{spec.seed:04d}" if spec.seed is not None else f"w-{spec.w.digest}"
 
 
 def save_png(path: str | os.PathLike, pixels: np.ndarray, metadata: dict | None = None) -> None:

@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from model import fast, latents
 from model.errors import ModelError
 from model.io import load
-from model.render import pick_device, seed_ws, synthesize
+from model.render import pick_device, spec_ws, synthesize
+from model.spec import LatentSpec, check_precision
 
 from .export import Exporter, ExportSettings
-from .state import Band, ModelInfo, Recipe
+from .state import Band, ModelInfo
 
 RENDER_EVENT = pygame.event.custom_type()
 PRIORITY = ("open", "image", "pins", "grid")  # 'export' steps run when none of these is waiting
@@ -47,7 +48,7 @@ class Result:
     kind: str  # 'model', 'image', 'thumbs', 'export' or 'error'
     stamp: int
     channel: str = ""
-    recipes: list[Recipe] = field(default_factory=list)
+    specs: list[LatentSpec] = field(default_factory=list)
     images: list[np.ndarray] = field(default_factory=list)  # uint8 [H, W, C]; thumbnails are RGB
     ms: float = 0.0  # render time per image
     info: ModelInfo | None = None
@@ -61,7 +62,7 @@ class Result:
 class _Request:
     stamp: int
     channel: str
-    recipes: list[Recipe] = field(default_factory=list)
+    specs: list[LatentSpec] = field(default_factory=list)
     size: int = 0
     path: str = ""
 
@@ -71,17 +72,6 @@ def model_info(G, name: str, model_id: str, device: str, path: str = "") -> Mode
     bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, res)) for n, r in latents.layer_ranges(res).items())
     labels = tuple(f"{latents.resolution_of_w_index(i, res)}²" for i in range(G.num_ws))
     return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
-
-
-@torch.inference_mode()
-def recipe_ws(G, recipe: Recipe, device: torch.device) -> torch.Tensor:
-    """[1, num_ws, w_dim]: the seed mapped with batch 1 (as generate.py), mixed, truncated like G.mapping."""
-    if recipe.mix is None:
-        return seed_ws(G, recipe.seed, recipe.psi, recipe.cutoff, recipe.class_idx, device)
-    own = seed_ws(G, recipe.seed, 1.0, None, recipe.class_idx, device)
-    source = seed_ws(G, recipe.mix.seed, 1.0, None, recipe.class_idx, device)
-    mixed = latents.mix_styles(own, source, recipe.mix.indices)
-    return latents.truncate(mixed, G.mapping.w_avg, recipe.psi, recipe.cutoff)
 
 
 def shrink(images: np.ndarray, size: int) -> np.ndarray:
@@ -105,8 +95,7 @@ class Renderer:
 
     def __init__(self, device: str = "auto", precision: str = "auto", threads: int = 1, thumb_batch: int = 0,
                  export_batch: int = 4, event_type: int = RENDER_EVENT):
-        if precision not in fast.PRECISIONS:
-            raise ModelError(f"unknown precision '{precision}' (choose {', '.join(fast.PRECISIONS)})")
+        check_precision(precision)
         fast.tune_allocator()
         self._device_name = device
         self.device: torch.device | None = None  # device and precision are settled on the worker (torch calls)
@@ -139,13 +128,13 @@ class Renderer:
         self.cancel_export()
         return stamp
 
-    def render(self, recipe: Recipe) -> int:
+    def render(self, spec: LatentSpec) -> int:
         """One image at model resolution (channel 'image')."""
-        return self._submit(_Request(0, "image", [recipe]))
+        return self._submit(_Request(0, "image", [spec]))
 
-    def thumbs(self, channel: str, recipes: list[Recipe], size: int) -> int:
+    def thumbs(self, channel: str, specs: list[LatentSpec], size: int) -> int:
         """RGB thumbnails, at least `size` px, posted batch by batch; replaces the channel's unfinished request."""
-        return self._submit(_Request(0, channel, list(recipes), size=size))
+        return self._submit(_Request(0, channel, list(specs), size=size))
 
     def export(self, settings: ExportSettings) -> int:
         """Start a video export with the current model; its progress comes as 'export' results."""
@@ -233,30 +222,30 @@ class Renderer:
             if self._latest.get("open") != request.stamp:
                 return  # another file was dropped meanwhile
             self.G = G
-        self._post(Result("model", request.stamp, "open", info=info))
+        self._post(Result("model", request.stamp, "open", info=info, message="; ".join(model.warnings)))
 
     def _image(self, request: _Request) -> None:
         G = self.G
         if G is None or self._superseded_model(request):
             return
         start = time.perf_counter()
-        ws = recipe_ws(G, request.recipes[0], self.device)
-        image = self._synthesize(G, ws, request.recipes[0].noise_mode, self.precision)[0]
+        ws = spec_ws(G, request.specs[0], self.device)
+        image = self._synthesize(G, ws, request.specs[0].noise_mode, self.precision)[0]
         self.images_rendered += 1
         ms = (time.perf_counter() - start) * 1000
         if not self._superseded_model(request):
-            self._post(Result("image", request.stamp, "image", request.recipes, [image], ms))
+            self._post(Result("image", request.stamp, "image", request.specs, [image], ms))
 
     def _thumbs(self, request: _Request) -> None:
         G = self.G
         if G is None or self._superseded_model(request):
             return
-        batch, rest = request.recipes[:self.thumb_batch], request.recipes[self.thumb_batch:]
+        batch, rest = request.specs[:self.thumb_batch], request.specs[self.thumb_batch:]
         start = time.perf_counter()
         images = []
         for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
             group = [r for r in batch if r.noise_mode == noise_mode]
-            ws = torch.cat([recipe_ws(G, r, self.device) for r in group])
+            ws = torch.cat([spec_ws(G, r, self.device) for r in group])
             frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision))
             images += zip(group, shrink(frames, request.size), strict=True)
         self.images_rendered += len(batch)
@@ -266,7 +255,7 @@ class Renderer:
         with self._cond:
             current = self._latest.get(request.channel) == request.stamp and not self._superseded_model(request)
             if current and rest and request.channel not in self._pending:
-                self._pending[request.channel] = replace(request, recipes=rest)
+                self._pending[request.channel] = replace(request, specs=rest)
         if current:
             self._post(Result("thumbs", request.stamp, request.channel, [r for r, _ in images],
                               [im for _, im in images], ms))

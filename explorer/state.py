@@ -1,7 +1,7 @@
-"""The explorer's UI state as plain dataclasses: the current seed, the sliders, paging, pins and undo.
+"""The explorer's UI state as plain dataclasses: the current latent, the sliders, paging, pins and undo.
 
 No pygame and no torch here, so every rule about what the user sees is testable without a window; the app turns
-events into calls on `Explorer` and asks the renderer for `Recipe`s.
+events into calls on `Explorer` and asks the renderer for `LatentSpec`s (model/spec.py).
 """
 
 from __future__ import annotations
@@ -10,89 +10,26 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 
-MAX_SEED = 2**32 - 1
-NOISE_MODES = ("const", "random", "none")
-PSI_RANGE = (-1.0, 2.0)
+from model.spec import MAX_SEED, PSI_RANGE, LatentSpec, Mix, W
+
 UNDO_LIMIT = 200
+CRISP_MAX_RESOLUTION = 128  # models up to this size are upscaled a lot in the large view: nearest-neighbour there
 
 
-@dataclass(frozen=True)
-class Mix:
-    """Style mixing: w indices first..last (inclusive) come from the source seed, the rest from the image's own."""
-
-    seed: int
-    first: int
-    last: int
-
-    @property
-    def indices(self) -> range:
-        return range(self.first, self.last + 1)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything needed to render one image again; a pin stores one, the renderer takes one, caches key on one."""
-
-    seed: int
-    psi: float = 1.0
-    cutoff: int | None = None
-    class_idx: int | None = None
-    noise_mode: str = "const"
-    mix: Mix | None = None
-
-    def to_json(self) -> dict:
-        d = {"seed": self.seed, "psi": self.psi, "cutoff": self.cutoff, "class_idx": self.class_idx,
-             "noise_mode": self.noise_mode, "mix": None}
-        if self.mix is not None:
-            d["mix"] = {"seed": self.mix.seed, "first": self.mix.first, "last": self.mix.last}
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> Recipe:
-        """Parse and validate; a ValueError names the first bad field."""
-        if not isinstance(d, dict):
-            raise ValueError("a recipe must be an object")
-        mix = d.get("mix")
-        if mix is not None:
-            if not isinstance(mix, dict):
-                raise ValueError("mix must be an object or null")
-            mix = Mix(_seed(mix.get("seed")), _index(mix.get("first"), "mix.first"),
-                      _index(mix.get("last"), "mix.last"))
-            if mix.first > mix.last:
-                raise ValueError("mix.first is after mix.last")
-        psi = d.get("psi", 1.0)
-        if isinstance(psi, bool) or not isinstance(psi, int | float) or not math.isfinite(psi):
-            raise ValueError(f"bad psi {psi!r}")
-        cutoff, class_idx = d.get("cutoff"), d.get("class_idx")
-        noise = d.get("noise_mode", "const")
-        if noise not in NOISE_MODES:
-            raise ValueError(f"bad noise mode {noise!r}")
-        return cls(_seed(d.get("seed")), float(psi), None if cutoff is None else _index(cutoff, "cutoff"),
-                   None if class_idx is None else _index(class_idx, "class_idx"), noise, mix)
-
-    def caption(self, index_labels: tuple[str, ...] = ()) -> str:
-        """One line for the large view and the export dialog: seed, psi, class, mix."""
-        trunc = f"ψ {self.psi:.2f}" + (f" on the first {self.cutoff} w" if self.cutoff is not None else "")
-        parts = [f"seed {self.seed}", trunc]
-        if self.class_idx is not None:
-            parts.append(f"class {self.class_idx}")
-        if self.noise_mode != "const":
-            parts.append(f"noise {self.noise_mode}")
-        if self.mix is not None:
-            parts.append(f"mix seed {self.mix.seed} @ {layer_text(self.mix.first, self.mix.last, index_labels)}")
-        return "  ·  ".join(parts)
-
-
-def _seed(v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_SEED:
-        raise ValueError(f"bad seed {v!r}")
-    return v
-
-
-def _index(v, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"bad {name} {v!r}")
-    return v
+def spec_caption(spec: LatentSpec, index_labels: tuple[str, ...] = ()) -> str:
+    """One line for the large view and the export dialog: base, psi, class, noise, mix, edits."""
+    trunc = f"ψ {spec.psi:.2f}" + (f" on the first {spec.cutoff} w" if spec.cutoff is not None else "")
+    parts = [spec.label, trunc]
+    if spec.class_idx is not None:
+        parts.append(f"class {spec.class_idx}")
+    if spec.noise_mode != "const":
+        parts.append(f"noise {spec.noise_mode}")
+    if spec.mix is not None:
+        source = spec.mix.source
+        name = f"seed {source}" if isinstance(source, int) else source.label
+        parts.append(f"mix {name} @ {layer_text(spec.mix.first, spec.mix.last, index_labels)}")
+    parts += [f"{e.direction} {e.strength:+.1f} @ {layer_text(e.first, e.last, index_labels)}" for e in spec.edits]
+    return "  ·  ".join(parts)
 
 
 def layer_text(first: int, last: int, index_labels: tuple[str, ...]) -> str:
@@ -131,8 +68,14 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class Pin:
+    name: str
+    spec: LatentSpec
+
+
+@dataclass(frozen=True)
 class Controls:
-    """The slider and picker values; together with a seed they make a Recipe."""
+    """The slider and picker values; together with a seed or a w they make a LatentSpec."""
 
     psi: float = 1.0
     cutoff: int | None = None  # None = truncate every w index
@@ -141,19 +84,22 @@ class Controls:
     mix_seed: int | None = None  # None = no mixing
     mix_first: int = 0
     mix_last: int = 0
-
-
-@dataclass(frozen=True)
-class Pin:
-    name: str
-    recipe: Recipe
+    mix_pin: Pin | None = None  # the pin picked as source, named in the picker; kept only while mix_seed is its seed
 
 
 @dataclass(frozen=True)
 class Snapshot:
     seed: int
+    w: W | None
     controls: Controls
     pins: tuple[Pin, ...]
+
+
+def _pin_source(c: Controls) -> Controls:
+    """Forget the source pin once the mix seed is no longer its seed (typed over, mixing off, recalled away)."""
+    if c.mix_pin is not None and c.mix_pin.spec.seed != c.mix_seed:
+        return replace(c, mix_pin=None)
+    return c
 
 
 @dataclass
@@ -162,6 +108,7 @@ class Explorer:
 
     model: ModelInfo
     seed: int = 0  # the current / selected seed
+    w: W | None = None  # an explicit latent shown instead of the seed (a recalled w pin); browsing drops it
     controls: Controls = field(default_factory=Controls)
     mode: str = "grid"  # 'grid' (seed browser) or 'large' (one image)
     page_start: int = 0
@@ -170,8 +117,10 @@ class Explorer:
     pins: list[Pin] = field(default_factory=list)
     undo_stack: list[Snapshot] = field(default_factory=list)
     undo_tag: str | None = None
+    nearest: bool = field(init=False)  # large view scaling: crisp pixels (True) or smooth
 
     def __post_init__(self) -> None:
+        self.nearest = self.model.resolution <= CRISP_MAX_RESOLUTION
         if self.model.c_dim and self.controls.class_idx is None:
             self.controls = replace(self.controls, class_idx=0)
         if self.controls.mix_first == self.controls.mix_last == 0 and self.model.bands:
@@ -180,10 +129,13 @@ class Explorer:
 
     # -- what to render ------------------------------------------------------------------------------
 
-    def recipe(self, seed: int | None = None) -> Recipe:
+    def spec(self, seed: int | None = None) -> LatentSpec:
+        """The current image (or seed `seed` of the grid) with the current sliders."""
         c = self.controls
         mix = Mix(c.mix_seed, c.mix_first, c.mix_last) if c.mix_seed is not None else None
-        return Recipe(self.seed if seed is None else seed, c.psi, c.cutoff, c.class_idx, c.noise_mode, mix)
+        w = self.w if seed is None else None
+        base = dict(w=w) if w is not None else dict(seed=self.seed if seed is None else seed)
+        return LatentSpec(**base, psi=c.psi, cutoff=c.cutoff, class_idx=c.class_idx, noise_mode=c.noise_mode, mix=mix)
 
     @property
     def page_size(self) -> int:
@@ -200,6 +152,7 @@ class Explorer:
         self._show_selected()
 
     def go_to(self, seed: int) -> None:
+        self.w = None
         self.seed = min(max(int(seed), 0), MAX_SEED)
         if not self.page_start <= self.seed < self.page_start + self.page_size:
             self.page_start = self.seed
@@ -213,6 +166,7 @@ class Explorer:
 
     def move(self, steps: int) -> None:
         """Arrow keys: move the selection (a row is `cols` steps); the page follows by whole rows."""
+        self.w = None
         self.seed = min(max(self.seed + steps, 0), MAX_SEED)
         self._show_selected()
 
@@ -249,29 +203,34 @@ class Explorer:
             new = replace(new, cutoff=None)
         first, last = sorted((min(max(new.mix_first, 0), self.model.num_ws - 1),
                               min(max(new.mix_last, 0), self.model.num_ws - 1)))
-        new = replace(new, mix_first=first, mix_last=last)
+        new = _pin_source(replace(new, mix_first=first, mix_last=last))
         if new == self.controls:
             return False
         self._remember(tag)
         self.controls = new
         return True
 
+    def toggle_nearest(self) -> bool:
+        """N: crisp nearest-neighbour or smooth scaling in the large view; returns the new setting."""
+        self.nearest = not self.nearest
+        return self.nearest
+
     # -- pins ------------------------------------------------------------------------------------
 
     def pin(self) -> Pin:
-        """Pin the current image; pinning the same recipe twice is a no-op that returns the existing pin."""
-        recipe = self.recipe()
+        """Pin the current image; pinning the same spec twice is a no-op that returns the existing pin."""
+        spec = self.spec()
         for p in self.pins:
-            if p.recipe == recipe:
+            if p.spec == spec:
                 return p
         self._remember(None)
-        pin = Pin(self._fresh_name(f"seed {recipe.seed}"), recipe)
+        pin = Pin(self._fresh_name(spec.label), spec)
         self.pins.append(pin)
         return pin
 
     def current_pin_index(self) -> int | None:
-        recipe = self.recipe()
-        return next((i for i, p in enumerate(self.pins) if p.recipe == recipe), None)
+        spec = self.spec()
+        return next((i for i, p in enumerate(self.pins) if p.spec == spec), None)
 
     def unpin(self, index: int) -> Pin:
         self._remember(None)
@@ -279,9 +238,12 @@ class Explorer:
 
     def rename_pin(self, index: int, name: str) -> None:
         name = " ".join(name.split())[:40]
-        if name and name != self.pins[index].name:
+        old = self.pins[index]
+        if name and name != old.name:
             self._remember(None)
-            self.pins[index] = replace(self.pins[index], name=name)
+            self.pins[index] = replace(old, name=name)
+            if self.controls.mix_pin == old:  # the mix source picker follows the new name
+                self.controls = replace(self.controls, mix_pin=self.pins[index])
 
     def move_pin(self, index: int, to: int) -> None:
         to = min(max(to, 0), len(self.pins) - 1)
@@ -290,15 +252,18 @@ class Explorer:
             self.pins.insert(to, self.pins.pop(index))
 
     def recall(self, index: int) -> None:
-        """Show a pin: its seed and all its settings (a pin without mixing keeps the current layer range)."""
-        r = self.pins[index].recipe
+        """Show a pin: its seed or w and all its settings (a pin without mixing keeps the current layer range)."""
+        r = self.pins[index].spec
         mix = r.mix
-        new = Controls(r.psi, r.cutoff, r.class_idx, r.noise_mode, mix.seed if mix else None,
-                       mix.first if mix else self.controls.mix_first, mix.last if mix else self.controls.mix_last)
-        if new != self.controls or r.seed != self.seed:
+        new = _pin_source(Controls(r.psi, r.cutoff, r.class_idx, r.noise_mode, mix.seed if mix else None,
+                                   mix.first if mix else self.controls.mix_first,
+                                   mix.last if mix else self.controls.mix_last, self.controls.mix_pin))
+        if new != self.controls or r.seed != self.seed or r.w != self.w:
             self._remember(None)
             self.controls = new
-        self.go_to(r.seed)
+        if r.seed is not None:
+            self.go_to(r.seed)
+        self.w = r.w
 
     def _fresh_name(self, base: str) -> str:
         names = {p.name for p in self.pins}
@@ -310,7 +275,7 @@ class Explorer:
 
     def _remember(self, tag: str | None) -> None:
         if tag is None or tag != self.undo_tag:
-            self.undo_stack.append(Snapshot(self.seed, self.controls, tuple(self.pins)))
+            self.undo_stack.append(Snapshot(self.seed, self.w, self.controls, tuple(self.pins)))
             del self.undo_stack[:-UNDO_LIMIT]
         self.undo_tag = tag
 
@@ -324,5 +289,6 @@ class Explorer:
         snap = self.undo_stack.pop()
         self.controls, self.pins = snap.controls, list(snap.pins)
         self.go_to(snap.seed)
+        self.w = snap.w
         self.undo_tag = None
         return True

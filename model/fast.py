@@ -43,9 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .errors import ModelError
+from .spec import check_precision
 
-PRECISIONS = ("auto", "exact", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 _ACTIVE: ContextVar[torch.dtype | None] = ContextVar("fast_ops", default=None)
@@ -253,9 +252,7 @@ def _bf16_pays() -> bool:
 def choose_precision(device: torch.device | str, requested: str = "auto") -> str:
     """'auto' -> fp16 on CUDA; on the CPU bf16 where it pays (`_bf16_pays`), else the fast ops in fp32; other
     devices (MPS, ...) the exact fp32 path, the one known to run there. Explicit choices are returned as given."""
-    if requested not in PRECISIONS:
-        raise ModelError(f"unknown precision '{requested}' (choose {', '.join(PRECISIONS)})")
-    if requested != "auto":
+    if check_precision(requested) != "auto":
         return requested
     device = torch.device(device)
     if device.type == "cuda":

@@ -12,7 +12,8 @@ import torch
 
 from model.errors import ModelError
 
-MAX_SEED = 2**32 - 1
+from .spec import check_seed
+
 MAX_RANGE_VALUES = 1_000_000  # a typo like 0-4294967295 should fail, not fill the memory
 METHODS = ("lerp", "slerp", "cubic")
 EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -33,8 +34,7 @@ def _is_int(value: object) -> bool:
 
 def seed_to_z(seed: int, z_dim: int) -> np.ndarray:
     """z as NVlabs' generate.py draws it: float64 [1, z_dim] from ``RandomState(seed).randn(1, z_dim)``."""
-    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
-        raise ModelError(f"bad seed: {seed!r} is not an integer in 0..{MAX_SEED}")
+    check_seed(seed)
     return np.random.RandomState(int(seed)).randn(1, z_dim)
 
 
@@ -58,6 +58,14 @@ def parse_range(text: str) -> list[int]:
             raise ModelError(f"bad range: {text!r} has more than {MAX_RANGE_VALUES} values")
         values.extend(range(lo, hi + 1))
     return values
+
+
+def parse_seeds(text: str) -> list[int]:
+    """parse_range for seeds: every value checked up front, so a bad seed fails before any work starts."""
+    seeds = parse_range(text)
+    for seed in seeds:
+        check_seed(seed)
+    return seeds
 
 
 def one_hot(class_idx: int | None, c_dim: int) -> np.ndarray:

@@ -7,6 +7,7 @@ outputs convert to them; a path is evaluated by frame range, so a long video's l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,28 +60,53 @@ class Keyframe:
         return cls(**data)
 
 
+CUBIC_MARGIN = 32  # keys either side of a frame range that shape the C2 spline there (see LatentPath.at)
+
+
 @dataclass
 class LatentPath:
-    """Keyframe values [K, ...] per quantity and the method moving each, evaluated for any range of frames.
+    """Each key's values per quantity, computed on demand by `key_values(i)`, and the method moving each quantity.
 
-    Evaluating by range keeps a long video's path out of memory; `at(0, count)` is the whole path at once.
+    Evaluated by frame range from a sliding window of keys (dropped once behind it), so neither a long video's frames
+    nor a long keyframe list's latents sit in memory; `at(0, count)` is the whole path at once.
     """
 
-    keys: dict[str, np.ndarray]
+    key_values: Callable[[int], dict[str, np.ndarray]]
     methods: dict[str, str]
+    num_keys: int
     frames_per_transition: int
     easing: str
     loop: bool
+    _window: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def count(self) -> int:
-        return latents.frame_count(len(next(iter(self.keys.values()))), self.frames_per_transition, self.loop)
+        return latents.frame_count(self.num_keys, self.frames_per_transition, self.loop)
 
     def at(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """Values for frames start..stop-1; frame i*n is key i exactly."""
+        """Values for frames start..stop-1; frame i*n is key i exactly.
+
+        lerp and slerp need only the keys around the frames, so the values equal the whole path's bit for bit.
+        The C2 cubic depends on every key, but a key's pull falls by 2-sqrt(3) (3.7x) per key away, so
+        CUBIC_MARGIN keys either side give the whole spline's values to float64 rounding (0.27^32 < 1e-18).
+        A window that would hold every key evaluates the whole path.
+        """
         t = np.arange(start, stop) / self.frames_per_transition
-        return {name: latents.path_at(keys, t, self.methods[name], self.easing, self.loop)
-                for name, keys in self.keys.items()}
+        margin = CUBIC_MARGIN if "cubic" in self.methods.values() else 0
+        first, last = int(np.floor(t[0])) - margin, int(np.ceil(t[-1])) + margin
+        if not self.loop:
+            first, last = max(first, 0), min(last, self.num_keys - 1)
+        whole = last - first + 1 >= self.num_keys
+        if whole:
+            first, last = 0, self.num_keys - 1
+        keys = self._keys([i % self.num_keys for i in range(first, last + 1)])
+        return {name: latents.path_at(keys[name], t - first, method, self.easing, self.loop and whole)
+                for name, method in self.methods.items()}
+
+    def _keys(self, indices: list[int]) -> dict[str, np.ndarray]:
+        """Values [len(indices), ...] per quantity; keys computed for the last window are reused, older dropped."""
+        self._window = {i: self._window[i] if i in self._window else self.key_values(i) for i in indices}
+        return {name: np.stack([self._window[i][name] for i in indices]) for name in self.methods}
 
 
 def _w_array(G, w: list, what: str) -> np.ndarray:
@@ -112,35 +138,46 @@ def keyframe_ws(G, key: Keyframe, device: torch.device | None = None) -> torch.T
 
 def latent_path(G, keys: list[Keyframe], interpolation: str, frames_per_transition: int, easing: str = "linear",
                 loop: bool = False) -> LatentPath:
-    """The keyframe latents and how to move between them.
+    """The keyframes' latents (computed as frames need them) and how to move between them.
 
     w-lerp / w-cubic move through each keyframe's final w (truncated, mixed). z-slerp moves z along great
     circles (and a mix source's z alike), the label, the per-index truncation psi and the mix mask linearly;
-    frames are mapped afterwards by `path_ws`. Keyframe frames are exact either way.
+    frames are mapped afterwards by `path_ws`. Keyframe frames are exact either way. Every key is computed once
+    here and dropped, so a bad keyframe fails before the first frame.
     """
     method = INTERPOLATIONS[interpolation]
-    common = dict(frames_per_transition=frames_per_transition, easing=easing, loop=loop)
+    common = dict(num_keys=len(keys), frames_per_transition=frames_per_transition, easing=easing, loop=loop)
     if method != "slerp":
-        w = torch.stack([keyframe_ws(G, key) for key in keys]).cpu().numpy()
-        return LatentPath({"w": w}, {"w": method}, **common)
-    for i, key in enumerate(keys, 1):
-        if key.seed is None or (key.mixes and key.mix_seed is None):
-            raise ModelError(f"bad export: z-slerp needs seeds, keyframe {i} has an explicit w "
-                             "(use w-lerp or w-cubic)")
-    z = latents.seeds_to_z([key.seed for key in keys], G.z_dim)
-    c = np.concatenate([latents.one_hot(key.class_idx, G.c_dim) for key in keys])
-    psi = np.ones([len(keys), G.num_ws])
-    for row, key in zip(psi, keys, strict=True):
-        row[:key.cutoff] = key.psi
-    values = {"z": z, "c": c, "psi": psi}
-    methods = {"z": "slerp", "c": "lerp", "psi": "lerp"}
-    if any(key.mixes for key in keys):
-        rows = np.zeros([G.num_ws, 1])
-        values["mix"] = np.stack([latents.mix_styles(rows, rows + 1, key.mix_layers if key.mixes else [])[:, 0]
-                                  for key in keys])
-        values["z_mix"] = latents.seeds_to_z([key.mix_seed if key.mixes else key.seed for key in keys], G.z_dim)
-        methods.update(mix="lerp", z_mix="slerp")
-    return LatentPath(values, methods, **common)
+        def w_values(i: int) -> dict[str, np.ndarray]:
+            return {"w": keyframe_ws(G, keys[i]).cpu().numpy()}
+
+        path = LatentPath(w_values, {"w": method}, **common)
+    else:
+        for i, key in enumerate(keys, 1):
+            if key.seed is None or (key.mixes and key.mix_seed is None):
+                raise ModelError(f"bad export: z-slerp needs seeds, keyframe {i} has an explicit w "
+                                 "(use w-lerp or w-cubic)")
+        mixing = any(key.mixes for key in keys)
+
+        def z_values(i: int) -> dict[str, np.ndarray]:
+            key = keys[i]
+            psi = np.ones(G.num_ws)
+            psi[:key.cutoff] = key.psi
+            values = {"z": latents.seed_to_z(key.seed, G.z_dim)[0], "c": latents.one_hot(key.class_idx, G.c_dim)[0],
+                      "psi": psi}
+            if mixing:
+                rows = np.zeros([G.num_ws, 1])
+                values["mix"] = latents.mix_styles(rows, rows + 1, key.mix_layers if key.mixes else [])[:, 0]
+                values["z_mix"] = latents.seed_to_z(key.mix_seed if key.mixes else key.seed, G.z_dim)[0]
+            return values
+
+        methods = {"z": "slerp", "c": "lerp", "psi": "lerp"}
+        if mixing:
+            methods.update(mix="lerp", z_mix="slerp")
+        path = LatentPath(z_values, methods, **common)
+    for i in range(len(keys)):
+        path.key_values(i)
+    return path
 
 
 @torch.inference_mode()

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 from PIL import ImageColor
 
-from .dataset import TRANSFORMS, DatasetError, check_resolution, open_source, skipped_text, write_dataset
+from model.io.atomic import WriteError
+
+from .dataset import TRANSFORMS, DatasetError, check_resolution, listed, open_source, write_dataset
 
 EMOJI_SOURCE = "emoji"
 
@@ -48,7 +50,9 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
     gives RGB. A mix of grayscale and colour sources is an error: convert them first. Transparency is
     composited on --background. Transforms: center-crop takes the central square; pad pads to a square
     with --background; center-crop-wide takes the central 2:1 box and letterboxes it on black, as NVlabs
-    does. Files that cannot be read are skipped and listed.
+    does. Files that cannot be read are skipped and listed with the reason, as are images over Pillow's
+    decompression-bomb pixel limit (refused before decoding); images with a side below half the
+    resolution are listed as a warning.
 
     Example: sgx dataset emoji emoji64.zip --resolution 64
     """
@@ -76,10 +80,15 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
         summary = write_dataset(source, dest, resolution, transform, color, max_images, progress)
     except DatasetError as e:
         raise BadInput(str(e)) from None
+    except WriteError as e:  # disk full, read-only folder: not the user's input, exit code 1
+        raise click.ClickException(str(e)) from None
     except OSError as e:
         raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
     if summary.skipped:
-        click.echo(f"skipped {len(summary.skipped)} unreadable image(s): {skipped_text(summary.skipped)}", err=True)
+        click.echo(f"skipped {len(summary.skipped)} unreadable image(s): {listed(summary.skipped)}", err=True)
+    if summary.small:
+        click.echo(f"warning: {len(summary.small)} image(s) smaller than half the resolution (a side below "
+                   f"{resolution // 2} px) were enlarged: {listed(summary.small)}", err=True)
     kind = "RGB" if summary.channels == 3 else "grayscale"
     labels = "with labels" if summary.labelled else "no labels"
     click.echo(f"wrote {summary.count} images ({summary.resolution}x{summary.resolution} {kind}, {labels}) to {dest}")
@@ -177,6 +186,8 @@ def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror
         run_dir = train(opts, log=click.echo)
     except (ConfigError, DatasetError, ModelError, StateError) as e:
         raise BadInput(str(e)) from None
+    except WriteError as e:  # disk full, read-only folder: not the user's input, exit code 1
+        raise click.ClickException(str(e)) from None
     except OSError as e:
         raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
     except KeyboardInterrupt:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.spec import PRECISIONS
+
 CFG_SPECS = {
     "auto": dict(ref_gpus=-1, kimg=25000, mb=-1, mbstd=-1, fmaps=-1, lrate=-1, gamma=-1, ema=-1, ramp=0.05, map=2),
     "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None,
@@ -29,7 +31,6 @@ CFG_SPECS = {
 }
 AUGPIPES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
 AUG_MODES = ("ada", "noaug", "fixed")
-PRECISIONS = ("auto", "exact", "fp32", "bf16", "fp16")
 METRICS = ("swd", "none")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,16 +20,17 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from model.io.atomic import atomic_write
+from model.io.atomic import atomic_write, remove_stale_temps
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 LABELS_FILE = "dataset.json"
 IMAGE_EXTENSIONS = frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-SHOW_SKIPPED = 5  # names listed in a "skipped" message
+SHOW_LISTED = 5  # names listed in a "skipped" or "small" message
+KINDS = {"L": "grayscale", "RGB": "colour"}
 
 
 class DatasetError(ValueError):
@@ -171,20 +174,35 @@ def member(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def skipped_text(names: list[str]) -> str:
-    more = f", ... ({len(names) - SHOW_SKIPPED} more)" if len(names) > SHOW_SKIPPED else ""
-    return ", ".join(names[:SHOW_SKIPPED]) + more
+def listed(items: list[tuple[str, str]]) -> str:
+    """The first few (name, why) pairs for a one-line message: `a.png (1x1), b.png (2x3), ... (4 more)`."""
+    more = f", ... ({len(items) - SHOW_LISTED} more)" if len(items) > SHOW_LISTED else ""
+    return ", ".join(f"{name} ({why})" for name, why in items[:SHOW_LISTED]) + more
+
+
+def skip_reason(error: Exception) -> str:
+    """Why an image was skipped, short: Pillow's messages can repeat the full path or span lines."""
+    if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image format Pillow reads"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 @dataclass
 class Summary:
-    """What a conversion wrote, and which inputs it could not read."""
+    """What a conversion wrote, which inputs it could not read and which it had to enlarge a lot.
+
+    `skipped` pairs each name with the reason, `small` with its size."""
 
     count: int
     resolution: int
     channels: int
     labelled: bool
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    small: list[tuple[str, str]] = field(default_factory=list)
 
 
 def write_dataset(source: Source, dest: Path, resolution: int, transform: str = "center-crop",
@@ -192,50 +210,58 @@ def write_dataset(source: Source, dest: Path, resolution: int, transform: str = 
                   progress: Callable[[Iterable[str]], Iterable[str]] = iter) -> Summary:
     """Convert every readable image of `source` into a dataset zip at `dest`, written atomically.
 
-    Files that fail to decode are skipped and listed in the summary. Grayscale sources give 1-channel
-    PNGs, colour sources RGB; a mix of both is an error, as is an empty result. `progress` wraps the
-    name iterator (e.g. a click progress bar).
+    Files that fail to decode, or whose size passes Pillow's decompression-bomb limit, are skipped and listed
+    in the summary with the reason; images whose shorter side is below half the resolution are listed too.
+    Grayscale sources give 1-channel PNGs, colour sources RGB; a mix of both is an error, as is an empty
+    result. `progress` wraps the name iterator (e.g. a click progress bar).
     """
+    started = time.time()
     check_resolution(resolution)
     if transform not in TRANSFORMS:
         raise DatasetError(f"unknown transform {transform!r}: use one of {', '.join(TRANSFORMS)}")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(dest.parent, older_than=started)  # left by a conversion that was killed
     return atomic_write(dest, lambda tmp: convert_into(source, tmp, resolution, transform, background, max_images,
                                                        progress))
 
 
 def convert_into(source: Source, tmp: str, resolution: int, transform: str, background: tuple[int, int, int],
                  max_images: int | None, progress: Callable[[Iterable[str]], Iterable[str]]) -> Summary:
-    skipped, labels, kinds = [], [], {"L": 0, "RGB": 0}
+    skipped, small, labels = [], [], []
+    first: tuple[str, str] | None = None  # name and mode of the first image: every other must match its mode
+    count = 0
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as out:
         for name in progress(source.names):
-            if max_images is not None and sum(kinds.values()) >= max_images:
+            if max_images is not None and count >= max_images:
                 break
             if source.labels is not None and name not in source.labels:
                 raise DatasetError(f"{name} has no label in {LABELS_FILE}")
             try:
-                with source.open(name) as opened:
-                    image = flatten(opened, background)
-            except Exception:  # a corrupt file can raise anything from OSError to SyntaxError
-                skipped.append(name)
+                with warnings.catch_warnings():  # over the pixel limit: refused at open, before any decoding
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with source.open(name) as opened:
+                        image = flatten(opened, background)
+            except Exception as e:  # a corrupt file can raise anything from OSError to SyntaxError
+                skipped.append((name, skip_reason(e)))
                 continue
+            first = first or (name, image.mode)
+            if image.mode != first[1]:
+                raise DatasetError(f"mixed channel counts: {name} is {KINDS[image.mode]} but {first[0]} is "
+                                   f"{KINDS[first[1]]} (convert them all to one first)")
+            if min(image.size) < resolution / 2:
+                small.append((name, f"{image.width}x{image.height}"))
             image = to_square(image, resolution, transform, background)
-            index = sum(kinds.values())
-            kinds[image.mode] += 1
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
-            out.writestr(member(archive_name(index)), buffer.getvalue())
+            out.writestr(member(archive_name(count)), buffer.getvalue())
             if source.labels is not None:
-                labels.append([archive_name(index), source.labels[name]])
-        count = sum(kinds.values())
+                labels.append([archive_name(count), source.labels[name]])
+            count += 1
         if count == 0:
-            found = f": {len(skipped)} unreadable ({skipped_text(skipped)})" if skipped else ""
+            found = f": {len(skipped)} unreadable ({listed(skipped)})" if skipped else ""
             raise DatasetError(f"no readable images in the source{found}")
-        if kinds["L"] and kinds["RGB"]:
-            raise DatasetError(f"mixed channel counts: {kinds['L']} grayscale and {kinds['RGB']} colour images "
-                               "(convert them first)")
         out.writestr(member(LABELS_FILE), json.dumps({"labels": labels if source.labels is not None else None}))
-    return Summary(count, resolution, 1 if kinds["L"] else 3, source.labels is not None, skipped)
+    return Summary(count, resolution, 1 if first[1] == "L" else 3, source.labels is not None, skipped, small)
 
 
 def decode_png(data: bytes, name: str) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 A run can be killed at any moment (Ctrl+C twice, SIGKILL). Files replaced through `atomic_write` are either old
 or new, never half-written. Logs (`log.txt`, `*.jsonl`) grow by one `os.write` of a complete line per record;
-`read_jsonl` ignores a torn last line should the system die inside that write.
+`read_jsonl` ignores a torn last line should the system die inside that write. A failed write (disk full) is
+raised as model.io.atomic's WriteError naming the file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from model.io.atomic import atomic_write
+from model.io.atomic import atomic_write, write_error
 
 PNG_META_KEY = "stylegan-explorer"
 
@@ -26,11 +27,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def append_line(path: str | os.PathLike, line: str) -> None:
     """Append one complete line with a single write call (O_APPEND), so records never interleave or tear."""
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as e:  # os.write's error names no file
+        raise write_error(e, path) from e
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

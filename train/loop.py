@@ -5,11 +5,13 @@ record per tick, NVlabs' stat names, {num, mean, std}), reals.png, fakes_init.pn
 fixed seeds, recorded in the PNG), network-snapshot-NNNNNN.safetensors (G, D, G_ema; opens in `sgx generate`
 and the explorer), metric-swd.jsonl, metric-fid.jsonl (given Inception weights), and training-state-*.safetensors
 for an exact resume. A tick is `kimg_per_tick` thousand images (the first tick is one minibatch, as NVlabs);
-snapshots come every `snap` ticks, at the end, and on Ctrl+C.
+snapshots come every `snap` ticks, at the end, and on Ctrl+C. NNNNNN is the kimg, as NVlabs names them; a snapshot
+whose name is taken in the run (several within one kimg) is named by its image count too (`snapshot_tag`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -24,6 +26,7 @@ import torch
 
 from model import fast
 from model.io import load, save_networks
+from model.io.atomic import remove_stale_temps
 from model.latents import seeds_to_z
 from model.render import pick_device, to_uint8
 
@@ -55,6 +58,7 @@ class Plan:
     run_dir: Path
     device: str
     workers: int
+    started: float  # time.time() when the command started: older temp files of ours are leftovers
     resume_state: Path | None = None
 
 
@@ -81,6 +85,7 @@ def find_resume_state(run_dir: Path) -> tuple[Path, dict] | None:
 
 def prepare(opts: TrainOptions, log=print) -> Plan:
     """Resolve the options into a Plan; create the run directory and training_options.json for a new run."""
+    started = time.time()
     outdir = Path(opts.outdir)
     device = str(pick_device(opts.device))
     resolve_precision(opts.precision or "auto", torch.device(device))
@@ -116,9 +121,11 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
             write_text(run_dir / "training_options.json", cfg.to_json())  # what applies now, for the next resume
             if cfg.fid_weights is not None:
                 load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot
-            return Plan(cfg, run_dir, device, opts.workers, resume_state=found[0])
+            return Plan(cfg, run_dir, device, opts.workers, started, resume_state=found[0])
         if opts.resume != "auto":
             raise ConfigError(f"--resume {opts.resume}: no training state to continue from in that directory")
+        if opts.data is None:
+            raise ConfigError(f"--resume auto: no run to resume in {outdir} (give --data to start a new one)")
         log(f"no run to resume in {outdir}; starting a new one")
         opts = replace(opts, resume=None)
     if opts.data is None:
@@ -138,10 +145,11 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
     if cfg.fid_weights is not None:
         load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot
     outdir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(outdir, older_than=started)
     run_dir = next_run_dir(outdir, run_description(opts, name))
     run_dir.mkdir()
     write_text(run_dir / "training_options.json", cfg.to_json())
-    return Plan(cfg, run_dir, device, opts.workers)
+    return Plan(cfg, run_dir, device, opts.workers, started)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,7 +284,7 @@ def run(plan: Plan, d: Dist | None = None) -> None:
         trainer.load_state(tensors, scalars)
         cur_tick, tick_start_nimg, prior_sec = scalars["cur_tick"], scalars["tick_start_nimg"], scalars["total_sec"]
         if d.is_main:
-            tidy_run_dir(run_dir, trainer.cur_nimg)
+            tidy_run_dir(run_dir, trainer.cur_nimg, plan.started)
         log(f"resuming {run_dir.name} at kimg {trainer.cur_nimg / 1000:.3f} from {plan.resume_state.name}; "
             f"precision {trainer.precision}")
     elif cfg.resume_pkl is not None:
@@ -338,9 +346,9 @@ def run(plan: Plan, d: Dist | None = None) -> None:
                     log(f"ranks in sync: max |difference| {diff:g}" if diff == 0 else
                         f"WARNING: ranks diverged: max |difference| {diff:g} (please report this)")
                 if snapshot and d.is_main:
-                    write_snapshot(trainer, run_dir, grid, device, cur_tick + 1, total_sec)
+                    name = write_snapshot(trainer, run_dir, grid, device, cur_tick + 1, total_sec)
                     for metric in metrics:
-                        run_metric(metric, trainer, run_dir, device, log)
+                        run_metric(metric, trainer, run_dir, device, log, name)
                 if snapshot:
                     d.barrier()
                 cur_tick += 1
@@ -392,38 +400,50 @@ def status_line(trainer: Trainer, cur_tick: int, total_sec: float, sec_per_kimg:
             f"D {mean('Loss/D/loss')}  mem {cpu_mem_gb():.2f} GB")
 
 
+def snapshot_tag(run_dir: Path, nimg: int) -> str:
+    """What follows `network-snapshot-` and `fakes`: NVlabs' 6-digit kimg, then the image count and a counter for
+    as long as the name is taken in this run (several snapshots within one kimg, or a resumed run redoing one):
+    000000, 000000-0000000012, 000000-0000000012-2. So no snapshot is ever overwritten."""
+    kimg = f"{nimg // 1000:06d}"
+    tags = itertools.chain([kimg, f"{kimg}-{nimg:010d}"], (f"{kimg}-{nimg:010d}-{i}" for i in itertools.count(2)))
+    return next(tag for tag in tags if not (run_dir / f"network-snapshot-{tag}.safetensors").exists())
+
+
 def write_snapshot(trainer: Trainer, run_dir: Path, grid: Grid, device: torch.device, next_tick: int,
-                   total_sec: float) -> None:
-    """fakesNNNNNN.png, network-snapshot-NNNNNN.safetensors and the training state, each replaced atomically."""
+                   total_sec: float) -> str:
+    """fakesTAG.png, network-snapshot-TAG.safetensors (a new name) and the training state, each written atomically.
+
+    Returns the network snapshot's file name."""
     cfg = trainer.cfg
-    kimg = trainer.cur_nimg // 1000
-    save_grid_png(run_dir / f"fakes{kimg:06d}.png", grid.fakes(trainer.G_ema, device), grid.w,
+    tag = snapshot_tag(run_dir, trainer.cur_nimg)
+    save_grid_png(run_dir / f"fakes{tag}.png", grid.fakes(trainer.G_ema, device), grid.w,
                   grid.metadata("fakes", kimg=trainer.cur_nimg / 1000))
     meta = dict(kimg=trainer.cur_nimg / 1000, nimg=trainer.cur_nimg, cfg=cfg.cfg, dataset=cfg.dataset,
                 augment_p=trainer.augment_p, run=run_dir.name)
-    save_networks(run_dir / f"network-snapshot-{kimg:06d}.safetensors", trainer.networks(), meta)
+    name = f"network-snapshot-{tag}.safetensors"
+    save_networks(run_dir / name, trainer.networks(), meta)
     tensors, scalars = trainer.state_tensors()
     scalars.update(cur_tick=next_tick, tick_start_nimg=trainer.cur_nimg, total_sec=total_sec)
     save_state(run_dir / state_name(trainer.cur_nimg), tensors, scalars)
     for old in state_files(run_dir)[KEEP_STATES:]:
         old.unlink(missing_ok=True)
+    return name
 
 
-def run_metric(metric, trainer: Trainer, run_dir: Path, device: torch.device, log) -> None:
+def run_metric(metric, trainer: Trainer, run_dir: Path, device: torch.device, log, snapshot: str) -> None:
     start = time.time()
     results = metric(trainer.G_ema, device)
     record = dict(results=results, metric=metric.name, total_time=time.time() - start, num_images=metric.num,
-                  kimg=trainer.cur_nimg / 1000, snapshot=f"network-snapshot-{trainer.cur_nimg // 1000:06d}.safetensors",
-                  timestamp=time.time())
+                  kimg=trainer.cur_nimg / 1000, snapshot=snapshot, timestamp=time.time())
     append_line(run_dir / f"metric-{metric.name}.jsonl", json.dumps(record))
     values = "  ".join(f"{k} {v:.3f}" for k, v in results.items())
     log(f"{metric.name} at kimg {trainer.cur_nimg / 1000:.3f}: {values}")
 
 
-def tidy_run_dir(run_dir: Path, cur_nimg: int) -> None:
-    """Before continuing: drop temp files of writes that were cut short, and log records from after the state."""
-    for tmp in run_dir.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+def tidy_run_dir(run_dir: Path, cur_nimg: int, started: float) -> None:
+    """Before continuing: drop our temp files of writes that were cut short before `started`, and log records
+    from after the state."""
+    remove_stale_temps(run_dir, older_than=started)
     kimg = cur_nimg / 1000 + 1e-9
     stats = read_jsonl(run_dir / "stats.jsonl")
     rewrite_jsonl(run_dir / "stats.jsonl", [r for r in stats if r.get("Progress/kimg", {}).get("mean", 0) <= kimg])

@@ -20,18 +20,18 @@ from pygame_gui.elements import (
     UITextEntryLine,
 )
 
-from ..state import NOISE_MODES, PSI_RANGE, Explorer, layer_text
-from .draw import elide_left, font, home_relative
+from model.spec import NOISE_MODES, PSI_RANGE
+
+from ..state import Explorer, layer_text
+from .draw import elide_left, elide_middle, font, home_relative
 
 PAD = 16
 ROW = 26
 
 
 class ControlsPanel:
-    def __init__(self, manager: pygame_gui.UIManager, rect: Rect, state: Explorer, save_dir: str,
-                 mix_pin: int | None = None):
+    def __init__(self, manager: pygame_gui.UIManager, rect: Rect, state: Explorer, save_dir: str):
         self.manager = manager
-        self.mix_pin = mix_pin  # the pin last chosen as mix source, shown while its seed is the source
         self.panel = UIPanel(Rect(rect), starting_height=1, manager=manager, object_id="#controls")
         self.width = rect.width - 2 * PAD
         self.y = 12
@@ -40,9 +40,9 @@ class ControlsPanel:
         info, c = state.model, state.controls
 
         self._heading("Seed")
-        self._value_row("seed", "", big=True)
-        self.goto = self._button("Go to…  G", PAD + self.width - 196, 92, self.y - ROW - 2, "Go to a seed (G)")
-        self.random = self._button("Random", PAD + self.width - 100, 100, self.y - ROW - 2, "A random seed (Space)")
+        self._value_row("seed", "", big=True)  # as wide as the buttons leave: 4294967295 fits
+        self.goto = self._button("Go to…  G", PAD + self.width - 150, 78, self.y - ROW - 2, "Go to a seed (G)")
+        self.random = self._button("Random", PAD + self.width - 66, 66, self.y - ROW - 2, "A random seed (Space)")
         self.y += 6
 
         self._heading("Truncation")
@@ -102,8 +102,10 @@ class ControlsPanel:
         self.y += 24
 
         self._heading("Model")
-        UILabel(Rect(PAD, self.y, self.width - 100, ROW), info.name, manager, container=self.panel,
-                object_id="#name")
+        self.model_name = UILabel(Rect(PAD, self.y, self.width - 100, ROW),
+                                  elide_middle(info.name, self.width - 104, font(14)), manager,
+                                  container=self.panel, object_id="#name")
+        self.model_name.set_tooltip(info.name)
         UILabel(Rect(PAD + self.width - 100, self.y, 100, ROW), f"id {info.model_id[:8]}", manager,
                 container=self.panel, object_id="#path_right")
         self.y += ROW - 4
@@ -131,7 +133,7 @@ class ControlsPanel:
                     object_id="#name")
             rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
         else:
-            rect = Rect(PAD, self.y, self.width - 200, ROW + 4)
+            rect = Rect(PAD, self.y, self.width - 154, ROW + 4)
         self.labels[key] = UILabel(rect, "", self.manager, container=self.panel,
                                    object_id="#big_value" if big else "#value")
         self.y += ROW + (4 if big else 0)
@@ -170,7 +172,7 @@ class ControlsPanel:
             self.noise = UIDropDownMenu(list(NOISE_MODES), c.noise_mode, self.noise_rect, self.manager,
                                         container=self.panel)
             self.noise_key = c.noise_mode
-        pin = self._shown_pin(state)
+        pin = state.pins.index(c.mix_pin) if c.mix_pin in state.pins else None
         key = (c.mix_seed is None, pin, tuple(p.name for p in state.pins))
         if self.mix_key != key:
             if self.mix_source is not None:
@@ -181,13 +183,6 @@ class ControlsPanel:
             self.mix_source = UIDropDownMenu(options, start, self.mix_rect, self.manager, container=self.panel,
                                              expansion_height_limit=220)
             self.mix_key = key
-
-    def _shown_pin(self, state: Explorer) -> int | None:
-        """The pin the source drop-down names: the one last picked, while the source is still its seed."""
-        pin, seed = self.mix_pin, state.controls.mix_seed
-        if pin is not None and pin < len(state.pins) and seed is not None and state.pins[pin].recipe.seed == seed:
-            return pin
-        return None
 
     def sync(self, state: Explorer, save_dir: str) -> None:
         """Move labels and sliders to the state (cheap when nothing changed)."""
@@ -245,12 +240,10 @@ class ControlsPanel:
                 return ("noise", event.text)
             if element is self.mix_source:
                 option = event.selected_option_id
-                self.mix_pin = int(option[4:]) if option.startswith("pin:") else None
                 if option == "seed":
                     return ("mix_seed", self._typed_seed())
-                return ("mix_none",) if option == "none" else ("mix_pin", self.mix_pin)
+                return ("mix_none",) if option == "none" else ("mix_pin", int(option[4:]))
         elif event.type == pygame_gui.UI_TEXT_ENTRY_FINISHED and element is self.mix_seed:
-            self.mix_pin = None
             return ("mix_seed", self._typed_seed())
         return None
 

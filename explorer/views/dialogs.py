@@ -7,8 +7,10 @@ import html
 import pygame
 import pygame_gui
 from pygame import Rect
-from pygame_gui.elements import UIButton, UILabel, UITextEntryLine, UIWindow
+from pygame_gui.elements import UIButton, UICheckBox, UILabel, UITextEntryLine, UIWindow
 from pygame_gui.windows import UIFileDialog, UIMessageWindow
+
+NETWORK_SUFFIXES = (".pkl", ".safetensors")
 
 
 def centred(manager: pygame_gui.UIManager, w: int, h: int) -> Rect:
@@ -55,7 +57,35 @@ class TextDialog:
         return None
 
 
-def file_dialog(manager: pygame_gui.UIManager, title: str, initial: str, directories: bool) -> UIFileDialog:
-    return UIFileDialog(centred(manager, 560, 440), manager, window_title=title, initial_file_path=initial,
-                        allow_existing_files_only=not directories, allow_picking_directories=directories,
-                        always_on_top=True)
+class FileDialog(UIFileDialog):
+    """pygame_gui's file dialog listing only what can be picked here: folders and, when picking a file, network
+    files; hidden entries stay hidden. A "show all files" box lists everything."""
+
+    def __init__(self, manager: pygame_gui.UIManager, title: str, initial: str, directories: bool):
+        self.show_all = False
+        self.suffixes = set() if directories else set(NETWORK_SUFFIXES)
+        super().__init__(centred(manager, 560, 440), manager, window_title=title, initial_file_path=initial,
+                         allowed_suffixes=self.suffixes, allow_existing_files_only=not directories,
+                         allow_picking_directories=directories, always_on_top=True)
+        self.show_all_box = UICheckBox(Rect(10, -34, 20, 20), "show all files", manager, container=self,
+                                       anchors={"left": "left", "right": "left", "top": "bottom",
+                                                "bottom": "bottom"})
+
+    def update_current_file_list(self, should_try_again: bool = True) -> None:
+        self.allowed_suffixes = {""} if self.show_all else self.suffixes
+        super().update_current_file_list(should_try_again)
+        if not self.show_all:
+            self.current_file_list = [item for item in self.current_file_list if not _name(item).startswith(".")]
+
+    def process_event(self, event: pygame.event.Event) -> bool:
+        handled = super().process_event(event)
+        if event.type in (pygame_gui.UI_CHECK_BOX_CHECKED, pygame_gui.UI_CHECK_BOX_UNCHECKED) and \
+                event.ui_element is self.show_all_box:
+            self.show_all = event.type == pygame_gui.UI_CHECK_BOX_CHECKED
+            self.update_current_file_list()
+            self.file_selection_list.set_item_list(self.current_file_list)
+        return handled
+
+
+def _name(item: str | tuple[str, str]) -> str:
+    return item if isinstance(item, str) else item[0]

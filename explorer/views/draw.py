@@ -52,9 +52,13 @@ def to_surface(image: np.ndarray) -> pygame.Surface:
     return surface.convert() if pygame.display.get_surface() is not None else surface
 
 
-def fit(surface: pygame.Surface, size: int) -> pygame.Surface:
-    """Scale a square image to `size` px, smoothly (GAN images are photos, not pixel art)."""
-    return surface if surface.get_width() == size else pygame.transform.smoothscale(surface, (size, size))
+def fit(surface: pygame.Surface, size: int, nearest: bool = False) -> pygame.Surface:
+    """Scale a square image to `size` px: smoothly (GAN images are photos), or with crisp pixels when `nearest`
+    (a 64² image blown up smoothly is a blur)."""
+    if surface.get_width() == size:
+        return surface
+    scale = pygame.transform.scale if nearest else pygame.transform.smoothscale
+    return scale(surface, (size, size))
 
 
 def home_relative(path: str) -> str:
@@ -69,3 +73,16 @@ def elide_left(path: str, width: int, f: pygame.font.Font) -> str:
     while path and f.size("…" + path)[0] > width:
         path = path[1:]
     return "…" + path
+
+
+def elide_middle(name: str, width: int, f: pygame.font.Font) -> str:
+    """Keep both ends of a name (how it starts, and its number or suffix) within `width` pixels."""
+    if f.size(name)[0] <= width:
+        return name
+    head, tail = name[:len(name) // 2], name[len(name) // 2:]
+    while (head or tail) and f.size(head + "…" + tail)[0] > width:
+        if len(head) > len(tail):
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+    return head + "…" + tail

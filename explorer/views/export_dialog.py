@@ -15,7 +15,7 @@ from model.latents import EASINGS
 from ..export import GIF_MAX_FPS, ExportSettings, keyframe_of
 from ..state import Pin
 from .dialogs import centred
-from .draw import elide_left, font, home_relative
+from .draw import elide_left, elide_middle, font, home_relative
 
 INTERPOLATION_NAMES = {"w-cubic": "W cubic spline", "w-lerp": "W lerp", "z-slerp": "Z slerp"}
 FPS_CHOICES = ("24", "30", "60")
@@ -113,12 +113,12 @@ class ExportDialog:
         if fmt == "gif":
             fps = min(fps, GIF_MAX_FPS)  # GIF delays are whole centiseconds: 60 fps plays as 50
         settings = ExportSettings(
-            keyframes=[keyframe_of(p.recipe) for p in pins], output=str(out),
+            keyframes=[keyframe_of(p.spec) for p in pins], output=str(out),
             frames_per_transition=int(digits),
             fps=fps, interpolation=self.interp.selected_option[1],
             easing=self.easing.selected_option[0], loop=self.loop.get_state() is True,
             scale=int(self.size.selected_option[1]), format=fmt,
-            noise_mode=pins[0].recipe.noise_mode if pins else "const")
+            noise_mode=pins[0].spec.noise_mode if pins else "const")
         settings.check()
         return settings
 
@@ -145,7 +145,7 @@ class ExportDialog:
 
     def set_progress(self, progress: float, message: str) -> None:
         self.bar.set_current_progress(100 * progress)
-        self.status.set_text(message)
+        self.status.set_text(elide_middle(message, self.status.relative_rect.width, font(14)))  # "done: <path>"
 
     def handle(self, event: pygame.event.Event) -> tuple | None:
         element = getattr(event, "ui_element", None)

@@ -47,7 +47,7 @@ class GridView:
     def draw(self, surface: pygame.Surface, state: Explorer, thumbs: Thumbs, hover: tuple[int, int]) -> None:
         for i, seed in enumerate(state.page_seeds()):
             r = self.tile_rect(i)
-            image = thumbs.get(state.recipe(seed), self.tile)
+            image = thumbs.get(state.spec(seed), self.tile)
             if image is None:
                 pygame.draw.rect(surface, TILE, r, border_radius=4)
             else:

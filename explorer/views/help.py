@@ -9,14 +9,16 @@ from .draw import ACCENT, DIM, LINE, PANEL, TEXT, text
 
 KEYS = (
     ("arrow keys", "move through the seeds (large view: previous / next seed)"),
-    ("PgUp PgDn, wheel", "previous / next page of seeds"),
+    ("PgUp, PgDn", "previous / next page of seeds"),
+    ("mouse wheel", "scroll the seeds one row per notch (large view: previous / next seed)"),
     ("Space", "random seed"),
     ("Enter, click", "open the selected seed in the large view"),
+    ("N", "large view: crisp (nearest-neighbour) or smooth scaling; crisp for models up to 128²"),
     ("G", "go to a seed"),
     ("P", "pin the current image"),
     ("Delete, Backspace", "unpin the current image"),
     ("click / drag / × on a pin", "recall / reorder / remove it; double-click or F2 renames"),
-    ("S", "save the current image as a PNG that records its recipe"),
+    ("S", "save the current image as a PNG that records how to render it again"),
     ("E", "export a video through the pins"),
     ("O, drop a file", "open a network file"),
     ("Ctrl+Z, Cmd+Z", "undo (sliders, pins)"),

@@ -97,7 +97,7 @@ class PinsStrip:
         hovered = self.index_at(hover, len(pins))
         for i in range(self.offset, min(len(pins), self.offset + self.visible)):
             r = self.pin_rect(i)
-            image = thumbs.get(pins[i].recipe, THUMB)
+            image = thumbs.get(pins[i].spec, THUMB)
             if image is None:
                 pygame.draw.rect(surface, TILE, r, border_radius=3)
             else:

@@ -1,4 +1,4 @@
-"""Thumbnails by recipe: the worker's small RGB arrays as surfaces, plus scaled copies per display size."""
+"""Thumbnails by spec: the worker's small RGB arrays as surfaces, plus scaled copies per display size."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections import OrderedDict
 import numpy as np
 import pygame
 
-from ..state import Recipe
+from model.spec import LatentSpec
+
 from .draw import fit, to_surface
 
 
@@ -16,25 +17,25 @@ class Thumbs:
 
     def __init__(self, capacity: int = 512):
         self.capacity = capacity
-        self._base: OrderedDict[Recipe, pygame.Surface] = OrderedDict()
-        self._scaled: dict[tuple[Recipe, int], pygame.Surface] = {}
+        self._base: OrderedDict[LatentSpec, pygame.Surface] = OrderedDict()
+        self._scaled: dict[tuple[LatentSpec, int], pygame.Surface] = {}
 
-    def __contains__(self, recipe: Recipe) -> bool:
-        return recipe in self._base
+    def __contains__(self, spec: LatentSpec) -> bool:
+        return spec in self._base
 
-    def put(self, recipe: Recipe, image: np.ndarray) -> None:
-        self._base[recipe] = to_surface(image)
-        self._base.move_to_end(recipe)
-        self._scaled = {k: v for k, v in self._scaled.items() if k[0] != recipe}
+    def put(self, spec: LatentSpec, image: np.ndarray) -> None:
+        self._base[spec] = to_surface(image)
+        self._base.move_to_end(spec)
+        self._scaled = {k: v for k, v in self._scaled.items() if k[0] != spec}
         while len(self._base) > self.capacity:
             old, _ = self._base.popitem(last=False)
             self._scaled = {k: v for k, v in self._scaled.items() if k[0] != old}
 
-    def get(self, recipe: Recipe, size: int) -> pygame.Surface | None:
-        base = self._base.get(recipe)
+    def get(self, spec: LatentSpec, size: int) -> pygame.Surface | None:
+        base = self._base.get(spec)
         if base is None:
             return None
-        key = (recipe, size)
+        key = (spec, size)
         if key not in self._scaled:
             if len(self._scaled) > 2 * self.capacity:
                 self._scaled.clear()

@@ -20,23 +20,31 @@ MAX_MAPPING_LAYERS = 64
 
 def check_size_keywords(class_name: str, kw: dict) -> None:
     """Keywords that set how many modules exist are bounded before anything is built, even on the meta device."""
-    res, layers = kw["img_resolution"], (kw.get("mapping_kwargs") or {}).get("num_layers", 8)
+    mapping = kw.get("mapping_kwargs") or {}
+    if not isinstance(mapping, dict):
+        raise ModelError(f"unsupported network: {class_name} mapping_kwargs {mapping!r:.40}")
+    res, layers = kw["img_resolution"], mapping.get("num_layers", 8)
     if type(res) is not int or not 4 <= res <= MAX_RESOLUTION:
         raise ModelError(f"unsupported network: {class_name} img_resolution {res!r:.40}")
     if type(layers) is not int or not 0 <= layers <= MAX_MAPPING_LAYERS:
         raise ModelError(f"unsupported network: {class_name} mapping num_layers {layers!r:.40}")
 
 
+def build_on_meta(name: str, cls: type[nn.Module], kwargs: dict, what: str = "its keywords") -> nn.Module:
+    """The network these keywords describe, on the meta device: names and shapes without memory or init."""
+    try:
+        with torch.device("meta"):
+            return cls(**kwargs)
+    except ModelError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError, ZeroDivisionError, OverflowError) as e:
+        raise ModelError(f"unsupported network: cannot build {name} from {what} ({e})") from None
+
+
 def build_network(name: str, cls: type[nn.Module], kwargs: dict, tensors: dict[str, torch.Tensor],
                   extra_check: Callable[[nn.Module], None] | None = None) -> nn.Module:
     """Build on the meta device, check the tensors strictly, then adopt them (no random init, no copy)."""
-    try:
-        with torch.device("meta"):
-            net = cls(**kwargs)
-    except ModelError:
-        raise
-    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, OverflowError) as e:
-        raise ModelError(f"unsupported network: cannot build {name} from its keywords ({e})") from None
+    net = build_on_meta(name, cls, kwargs)
     check_tensors(net, tensors)
     if extra_check is not None:
         extra_check(net)

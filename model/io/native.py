@@ -23,6 +23,7 @@ from .build import build_network, check_size_keywords
 
 FORMAT = "stylegan-explorer/1"
 HEADER_KEY = "stylegan-explorer"
+TRAINING_STATE_KEY = "stylegan-explorer-training-state"  # the trainer's resume files: safetensors, not networks
 CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
 
 
@@ -38,22 +39,48 @@ def save_networks(path: str | os.PathLike, networks: dict[str, nn.Module], metad
 
 
 def read_header(path: str | os.PathLike) -> dict:
-    """The JSON header, without reading any tensor data."""
+    """The JSON header, without reading any tensor data; its whole schema is checked here, once."""
+    name = Path(path).name
     try:
         with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(HEADER_KEY)
+            meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise ModelError(f"corrupt file: {Path(path).name} is not a readable safetensors file ({e})") from None
+        raise ModelError(f"corrupt file: {name} is not a readable safetensors file ({e})") from None
+    raw = meta.get(HEADER_KEY)
     if raw is None:
-        raise ModelError(f"unsupported file: {Path(path).name} is a safetensors file without stylegan-explorer "
-                         "metadata")
+        if TRAINING_STATE_KEY in meta:
+            raise ModelError(f"unsupported file: {name} is a training-state file, not a network: resume from it "
+                             "with `sgx train --resume RUN_DIR`, or open the run's network-snapshot-*.safetensors")
+        raise ModelError(f"unsupported file: {name} is a safetensors file without stylegan-explorer metadata")
     try:
         header = json.loads(raw)
-    except json.JSONDecodeError:
-        raise ModelError(f"corrupt file: {Path(path).name} has an unreadable header") from None
-    if header.get("format") != FORMAT:
-        raise ModelError(f"unsupported file: format {header.get('format')!r} (expected {FORMAT!r})")
+    except (ValueError, RecursionError):
+        raise ModelError(f"corrupt file: {name} has an unreadable header") from None
+    check_header(header, name)
     return header
+
+
+def check_header(header: object, name: str) -> None:
+    """format, networks {name: {class: str, init_kwargs: dict}} and an optional metadata dict, or a ModelError."""
+    def bad(what: str) -> ModelError:
+        return ModelError(f"corrupt file: {name} has a malformed header ({what})")
+
+    if not isinstance(header, dict):
+        raise bad(f"a {type(header).__name__}, not an object")
+    if header.get("format") != FORMAT:
+        raise ModelError(f"unsupported file: format {header.get('format')!r:.60} (expected {FORMAT!r})")
+    networks = header.get("networks")
+    if not isinstance(networks, dict) or not networks:
+        raise bad("no 'networks' object")
+    for net, spec in networks.items():
+        if not isinstance(spec, dict):
+            raise bad(f"network {net!r:.40} is a {type(spec).__name__}, not an object")
+        if not isinstance(spec.get("class"), str):
+            raise bad(f"network {net!r:.40} has no class name")
+        if not isinstance(spec.get("init_kwargs"), dict):
+            raise bad(f"network {net!r:.40} has no constructor keywords")
+    if not isinstance(header.get("metadata", {}), dict):
+        raise bad("'metadata' is not an object")
 
 
 def read_networks(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",)) -> tuple[dict[str, nn.Module], dict]:
@@ -72,8 +99,8 @@ def read_networks(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",)) 
                 cls = CLASSES.get(spec.get("class"))
                 if cls is None:
                     raise ModelError(f"unsupported network: class {spec.get('class')!r}")
-                kwargs = spec.get("init_kwargs")
-                if not isinstance(kwargs, dict) or "img_resolution" not in kwargs:
+                kwargs = spec["init_kwargs"]
+                if "img_resolution" not in kwargs:
                     raise ModelError(f"unsupported network: {name} in {Path(path).name} has no constructor keywords")
                 check_size_keywords(name, kwargs)
                 prefix = f"{name}."

@@ -52,11 +52,22 @@ class NvlabsNetworks:
 def read_nvlabs_pickle(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",),
                        limits: Limits = DEFAULT_LIMITS) -> NvlabsNetworks:
     """Load the named networks (default G_ema only; building an unused D wastes time and memory)."""
+    check_which(which)
+    return nvlabs_networks(read_pickle(path, limits), which, limits)
+
+
+def check_which(which: tuple[str, ...]) -> None:
+    """At least one network asked for, each by one of NVlabs' names."""
     bad = [n for n in which if n not in NETWORK_NAMES]
     if bad or not which:
         shown = f"unknown network name '{bad[0]}'" if bad else "no network requested"
         raise ModelError(f"{shown} (choose from {', '.join(NETWORK_NAMES)})")
-    top = read_pickle(path, limits)
+
+
+def nvlabs_networks(top: object, which: tuple[str, ...] = ("G_ema",),
+                    limits: Limits = DEFAULT_LIMITS) -> NvlabsNetworks:
+    """The same from an already unpickled file (`load` unpickles once, then tells TensorFlow pickles apart)."""
+    check_which(which)
     records = _network_records(top, which)
     flat = {name: _flatten(rec, limits.max_depth) for name, rec in records.items()}
     families = {name: _family(rec, flat[name][0]) for name, rec in records.items()}
@@ -75,7 +86,7 @@ def read_nvlabs_pickle(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema
                                               _unshared(tensors, used), lambda net, m=modules: _check_modules(net, m))
     tsk = top.get("training_set_kwargs")
     if isinstance(tsk, dict):
-        result.training_set_kwargs = _plain(tsk, limits.max_depth, "training_set_kwargs")
+        result.training_set_kwargs = plain(tsk, limits.max_depth, "training_set_kwargs")
     return result
 
 
@@ -104,8 +115,8 @@ def _describe(obj: object) -> str:
 
 def _network_records(top: object, which: tuple[str, ...]) -> dict[str, PersistentObject]:
     if type(top) is tuple and len(top) == 3 and all(type(x) is TFNetwork for x in top):
-        raise ModelError("unsupported network: TensorFlow StyleGAN2 pickle (convert it to a PyTorch pickle first, "
-                         "e.g. with NVlabs' legacy.py)")
+        raise ModelError("unsupported network: TensorFlow StyleGAN2 pickle, not a PyTorch one "
+                         "(model.io.load converts it)")
     if type(top) is not dict or not any(n in top for n in NETWORK_NAMES):
         raise ModelError(f"unsupported pickle: found {_describe(top)}, expected a dict with 'G', 'D' and 'G_ema'")
     records = {}
@@ -185,7 +196,7 @@ def _hash_sources(modules: dict[str, PersistentObject], hashes: dict[str, str]) 
             raise ModelError(f"unsupported pickle: class '{rec.class_name}' comes with two different sources")
 
 
-def _plain(x: object, depth: int, where: str) -> object:
+def plain(x: object, depth: int, where: str) -> object:
     """EasyDicts, tuples and numpy scalars -> JSON-able dicts, lists and Python numbers (bounded depth)."""
     if depth < 0:
         raise ModelError(f"unsupported pickle: {where} nested too deeply")
@@ -194,11 +205,11 @@ def _plain(x: object, depth: int, where: str) -> object:
     if isinstance(x, np.generic) and x.dtype.kind in "biuf":
         return x.item()
     if type(x) in (list, tuple):
-        return [_plain(v, depth - 1, where) for v in x]
+        return [plain(v, depth - 1, where) for v in x]
     if type(x) in (dict, EasyDict, collections.OrderedDict):
         if not all(type(k) is str for k in x):
             raise ModelError(f"unsupported network: {where} has non-string keys")
-        return {k: _plain(v, depth - 1, where) for k, v in x.items()}
+        return {k: plain(v, depth - 1, where) for k, v in x.items()}
     raise ModelError(f"unsupported network: {where} holds a value of type {type(x).__name__}")
 
 
@@ -213,7 +224,7 @@ def _constructor_kwargs(rec: PersistentObject, family: str, max_depth: int) -> d
     if any(k in merged for k in kwargs):
         raise ModelError(f"unsupported network: a {rec.class_name} argument is given twice")
     merged.update(kwargs)
-    kw = _plain(merged, max_depth, f"{rec.class_name} keywords")
+    kw = plain(merged, max_depth, f"{rec.class_name} keywords")
     required = D_REQUIRED if is_d else G_REQUIRED
     missing = [k for k in required if k not in kw]
     if missing:
@@ -255,7 +266,7 @@ def _check_modules(net: nn.Module, modules: dict[str, PersistentObject]) -> None
         for attr in CROSS_CHECKED:
             if attr in rec.state and hasattr(module, attr):
                 got, want = rec.state[attr], getattr(module, attr)
-                plain = got is None or type(got) in (bool, int, float) or isinstance(got, np.generic)
-                if not plain or got != want:
-                    shown = got if plain else type(got).__name__
+                simple = got is None or type(got) in (bool, int, float) or isinstance(got, np.generic)
+                if not simple or got != want:
+                    shown = got if simple else type(got).__name__
                     raise ModelError(f"incompatible weights: '{where}' has {attr}={shown}, expected {want}")

@@ -1,10 +1,12 @@
-"""A restricted unpickler for NVlabs network pickles: data comes out, no code from the file runs (spec §6.4-§7).
+"""A restricted unpickler for NVlabs network pickles, PyTorch and TensorFlow: data comes out, no code from the
+file runs (spec §6.4-§7).
 
 A pickle is a small stack machine. Its only ways to run code are "look up a global by name and call it"
 (GLOBAL, STACK_GLOBAL, INST, OBJ, EXT*), "call an object's __setstate__" (BUILD) and persistent ids. Here
 globals come from one table of exact (module, name) pairs mapped to our own functions, BUILD is honoured only
 for four types of ours, and persistent ids are refused. Network modules come back as inert `PersistentObject`
-records; torch_utils and dnnlib are never imported, and module_src is never executed.
+records, TensorFlow networks as inert `TFNetwork` records holding their state dict; torch_utils and dnnlib are
+never imported, and neither module_src nor a TF network's build_module_src is ever executed.
 
 The pure-Python `pickle._Unpickler` is the base because its opcode table can be narrowed (BUILD, EXT); the
 files hold few opcodes and a few large byte strings, so its speed does not matter.
@@ -54,7 +56,7 @@ class EasyDict(dict):
 
 
 class TFNetwork:
-    """Stands in for `dnnlib.tflib.network.Network`, so TensorFlow pickles can be recognised: holds its state."""
+    """Stands in for `dnnlib.tflib.network.Network`: holds the state dict its BUILD gives (checked in `tf`)."""
 
     state: dict | None = None
 
@@ -135,6 +137,7 @@ class _OuterUnpickler(pickle._Unpickler):
             ("builtins", "set"): _set,
             ("dnnlib.util", "EasyDict"): EasyDict,
             ("dnnlib.tflib.network", "Network"): TFNetwork,
+            ("_codecs", "encode"): _codecs_encode,
             ("numpy", "dtype"): _NumpyDType.create,
             ("numpy", "ndarray"): _NDARRAY,
             ("numpy.core.multiarray", "scalar"): _numpy_scalar,
@@ -241,6 +244,8 @@ class _OuterUnpickler(pickle._Unpickler):
         """An empty ndarray that the following BUILD fills (checked in _numpy_array_state)."""
         if subtype is not _NDARRAY:
             raise ModelError("unsafe pickle: numpy array of a subclass")
+        if shape != (0,) or dtype_char != b"b":  # what numpy always writes; the BUILD state says the rest
+            raise ModelError("corrupt pickle: unexpected numpy array constructor arguments")
         return np.empty((0,), np.uint8)
 
     def _numpy_array_state(self, array: np.ndarray, state: object) -> None:
@@ -254,13 +259,21 @@ class _OuterUnpickler(pickle._Unpickler):
         self._check_array(shape, dt, len(raw))
         array.__setstate__((version, shape, dt, fortran, raw))
 
-    def _numpy_frombuffer(self, buf: object, dtype: object, shape: object, order: object) -> np.ndarray:
+    def _numpy_frombuffer(self, buf: object, dtype: object, shape: object, order: object,
+                          axis_order: object = None) -> np.ndarray:
+        """Protocol 5 arrays. An array that is a transposed view is written in memory order ('K'): `shape` is then
+        the memory layout's shape and `axis_order` the permutation that gives the array's own (numpy 2)."""
         if type(buf) not in (bytes, bytearray) or type(dtype) is not _NumpyDType or type(order) is not str \
-                or order not in ("C", "F"):
+                or order not in ("C", "F", "K"):
             raise ModelError("unsupported pickle: numpy array with a non-numeric dtype or non-byte data")
         dt = dtype.numpy()
         self._check_array(shape, dt, len(buf))
-        return np.frombuffer(buf, dt).reshape(shape, order=order).copy(order=order)
+        if order != "K":
+            return np.frombuffer(buf, dt).reshape(shape, order=order).copy(order=order)
+        if type(axis_order) is not tuple or sorted(axis_order) != list(range(len(shape))) \
+                or not all(type(a) is int for a in axis_order):
+            raise ModelError("corrupt pickle: bad numpy array axis order")
+        return np.frombuffer(buf, dt).reshape(shape).transpose(axis_order).copy()
 
     def _check_array(self, shape: object, dt: np.dtype, nbytes: int) -> None:
         if type(shape) is not tuple or not all(map(_is_index, shape)):
@@ -299,6 +312,13 @@ def _set(items: object = ()) -> set:
     if type(items) not in (list, tuple):
         raise ModelError("corrupt pickle: bad set")
     return set(items)
+
+
+def _codecs_encode(text: object, encoding: object = None) -> bytes:
+    """How protocol 2 writes a bytes object: `_codecs.encode(the bytes as latin-1 text, 'latin1')`."""
+    if type(text) is not str or type(encoding) is not str or encoding != "latin1":
+        raise ModelError("unsupported pickle: _codecs.encode is allowed only to spell bytes as latin-1")
+    return text.encode("latin-1")
 
 
 def _merge_easydict_state(inst: EasyDict, state: object) -> None:

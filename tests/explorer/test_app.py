@@ -5,8 +5,11 @@ worker to be busy (rapid slider moves, cancelling an export) the worker is held 
 call, so nothing depends on how fast this machine renders.
 """
 
+import json
 import os
+import shutil
 import threading
+import warnings
 
 os.environ.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
 
@@ -18,15 +21,16 @@ from click.testing import CliRunner  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import explorer.export  # noqa: E402
-from explorer.app import App  # noqa: E402
+from explorer.app import App, default_save_dir  # noqa: E402
 from explorer.assets import DEMO_MODEL  # noqa: E402
 from explorer.cli import main  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
-from explorer.state import Recipe  # noqa: E402
+from explorer.state import spec_caption  # noqa: E402
 from explorer.views.dialogs import TextDialog  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.render import render_seed  # noqa: E402
+from model.spec import MAX_SEED, LatentSpec  # noqa: E402
 from tests.model.conformance import make_g  # noqa: E402
 
 from .test_demo_model import needs_demo_model  # noqa: E402
@@ -88,8 +92,8 @@ def has_message(app):
     return any(isinstance(w, pygame_gui.windows.UIMessageWindow) for w in windows)
 
 
-def shows(app, recipe):
-    return lambda: app.large.recipe == recipe
+def shows(app, spec):
+    return lambda: app.large.spec == spec
 
 
 def gate(monkeypatch, owner, attr, key=None):
@@ -119,24 +123,24 @@ def test_clicking_a_tile_shows_that_seed_pixel_equal_to_sgx_generate(nets, make_
     index = 5
     seed = s.page_seeds()[index]
     click(app.grid.tile_rect(index).center)
-    assert app.pump_until(lambda: app.large.recipe is not None)
-    assert s.mode == "large" and app.large.recipe.seed == seed
+    assert app.pump_until(lambda: app.large.spec is not None)
+    assert s.mode == "large" and app.large.spec.seed == seed
     args = ["generate", "--network", str(net), "--seeds", str(seed), "--outdir", str(folder / "gen")]
     result = CliRunner().invoke(main, args + (["--class", "0"] if conditional else []))
     assert result.exit_code == 0, result.output
     assert np.array_equal(app.large.image, np.asarray(Image.open(folder / "gen" / f"seed{seed:04d}.png")))
-    assert f"seed {seed}" in app.large.recipe.caption() and ("class 0" in app.large.recipe.caption()) == conditional
+    assert f"seed {seed}" in spec_caption(app.large.spec) and ("class 0" in spec_caption(app.large.spec)) == conditional
 
 
 def test_psi_slider_renders_with_that_psi(nets, make_app):
     app = make_app(nets[0])
     press(pygame.K_RETURN)
-    assert app.pump_until(shows(app, Recipe(0)))
+    assert app.pump_until(shows(app, LatentSpec(0)))
     slide(app.panel.psi, 0.5)
-    assert app.pump_until(shows(app, Recipe(0, psi=0.5)))
+    assert app.pump_until(shows(app, LatentSpec(0, psi=0.5)))
     assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, 0.5, precision=app.renderer.precision))
     click(app.panel.psi.right_button.rect.center)  # the slider's own arrow button, through pygame_gui
-    assert app.pump_until(shows(app, Recipe(0, psi=0.55)))
+    assert app.pump_until(shows(app, LatentSpec(0, psi=0.55)))
     assert app.panel.values["psi"] == "0.55"
 
 
@@ -144,16 +148,16 @@ def test_psi_slider_renders_with_that_psi(nets, make_app):
 def test_the_bundled_demo_model_opens_and_fills_its_first_page(make_app):
     app = make_app(DEMO_MODEL)
     assert app.state.model.model_id == load(DEMO_MODEL).model_id
-    assert app.pump_until(lambda: all(app.state.recipe(s) in app.thumbs for s in app.state.page_seeds()))
-    first = [pygame.surfarray.array3d(app.thumbs.get(app.state.recipe(s), 64)) for s in app.state.page_seeds()[:2]]
+    assert app.pump_until(lambda: all(app.state.spec(s) in app.thumbs for s in app.state.page_seeds()))
+    first = [pygame.surfarray.array3d(app.thumbs.get(app.state.spec(s), 64)) for s in app.state.page_seeds()[:2]]
     assert not np.array_equal(*first)
 
 
 def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_app, monkeypatch):
     app = make_app(nets[0])
-    assert app.pump_until(lambda: all(app.state.recipe(s) in app.thumbs for s in app.state.page_seeds()))
+    assert app.pump_until(lambda: all(app.state.spec(s) in app.thumbs for s in app.state.page_seeds()))
     press(pygame.K_RETURN)
-    assert app.pump_until(shows(app, Recipe(0)))
+    assert app.pump_until(shows(app, LatentSpec(0)))
     entered, release = gate(monkeypatch, app.renderer, "_synthesize")
     before = app.renderer.images_rendered
     values = np.linspace(-1, 2, 100)
@@ -162,7 +166,7 @@ def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_a
         app.step()
     assert entered.is_set()
     release.set()
-    final = Recipe(0, psi=round(float(values[-1]), 2))
+    final = LatentSpec(0, psi=round(float(values[-1]), 2))
     assert app.pump_until(shows(app, final))
     assert app.renderer.images_rendered - before <= 3  # the render in flight at the first move, then the last
     assert np.array_equal(app.large.image, render_seed(load(nets[0]).G, 0, final.psi,
@@ -181,15 +185,15 @@ def test_pin_unpin_persist_and_reload(nets, make_app):
     press(pygame.K_RIGHT)
     press(pygame.K_p)
     app.step()
-    expected = [Recipe(0), Recipe(1, psi=0.7), Recipe(2, psi=0.7)]
-    assert [p.recipe for p in load_pins(model_id)[0]] == expected
+    expected = [LatentSpec(0), LatentSpec(1, psi=0.7), LatentSpec(2, psi=0.7)]
+    assert [p.spec for p in load_pins(model_id)[0]] == expected
     press(pygame.K_DELETE)  # unpins the current image, seed 2
     app.step()
-    assert [p.recipe for p in load_pins(model_id)[0]] == expected[:2]
+    assert [p.spec for p in load_pins(model_id)[0]] == expected[:2]
     press(pygame.K_z, mod=pygame.KMOD_CTRL)
     app.step()
-    assert [p.recipe for p in load_pins(model_id)[0]] == expected
-    assert app.pump_until(lambda: all(p.recipe in app.thumbs for p in app.state.pins))
+    assert [p.spec for p in load_pins(model_id)[0]] == expected
+    assert app.pump_until(lambda: all(p.spec in app.thumbs for p in app.state.pins))
 
     strip = app.strip  # drag pin 0 onto the last slot, then rename and remove through the strip
     post(pygame.MOUSEBUTTONDOWN, pos=strip.pin_rect(0).center, button=1)
@@ -197,7 +201,7 @@ def test_pin_unpin_persist_and_reload(nets, make_app):
     post(pygame.MOUSEMOTION, pos=strip.pin_rect(2).center, rel=(80, 0), buttons=(1, 0, 0))
     post(pygame.MOUSEBUTTONUP, pos=strip.pin_rect(2).center, button=1)
     app.step()
-    assert [p.recipe.seed for p in app.state.pins] == [1, 2, 0]
+    assert [p.spec.seed for p in app.state.pins] == [1, 2, 0]
     click(strip.pin_rect(0).center)
     click(strip.pin_rect(0).center)  # a double-click renames
     app.step()
@@ -211,7 +215,7 @@ def test_pin_unpin_persist_and_reload(nets, make_app):
     click(strip.close_rect(1).center)
     app.step()
     saved = load_pins(model_id)[0]
-    assert [(p.name, p.recipe.seed) for p in saved] == [("favourite", 1), ("seed 0", 0)]
+    assert [(p.name, p.spec.seed) for p in saved] == [("favourite", 1), ("seed 0", 0)]
 
     again = make_app(nets[0])  # a new session on the same model finds them
     assert again.state.pins == saved
@@ -228,6 +232,114 @@ def test_a_corrupt_pins_file_is_moved_aside_with_a_visible_warning(nets, make_ap
     press(pygame.K_p)
     app.step()
     assert len(load_pins(app.state.model.model_id)[0]) == 1
+
+
+def test_one_bad_pin_leaves_the_others_with_a_visible_warning(nets, make_app):
+    model_id = load(nets[0]).model_id
+    path = pins_path(model_id)
+    path.parent.mkdir(parents=True)
+    items = [{"name": "a", "seed": 1}, {"name": "b", "seed": "x"}, {"name": "c", "seed": 3}]
+    path.write_text(json.dumps({"format": "stylegan-explorer-pins/1", "model_id": model_id, "pins": items}))
+    app = make_app(nets[0])
+    assert [p.name for p in app.state.pins] == ["a", "c"] and has_message(app)
+    assert any("pin 2 “b”" in m for _, m in app.messages)
+    assert len(list(path.parent.glob("*.corrupt-*"))) == 1
+
+
+def test_an_unreadable_settings_file_is_moved_aside_with_a_visible_warning(folder):
+    settings = folder / "data" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text("[" * 100_000)  # a RecursionError inside json
+    app = App(size=(1280, 800), device="cpu")
+    try:
+        assert has_message(app) and app.save_dir == default_save_dir()
+        assert not settings.exists() and len(list(settings.parent.glob("settings.json.corrupt-*"))) == 1
+    finally:
+        app.close()
+
+
+def test_undo_restores_the_pin_named_as_mix_source(nets, make_app):
+    app = make_app(nets[0])
+    app.state.go_to(6)
+    press(pygame.K_p)
+    app.step()
+
+    def choose(option, label):
+        post(pygame_gui.UI_DROP_DOWN_MENU_CHANGED, ui_element=app.panel.mix_source, text=label,
+             selected_option_id=option)
+        app.step()
+
+    choose("pin:0", "pin: seed 6")
+    assert app.state.controls.mix_seed == 6 and app.panel.mix_source.selected_option == ("pin: seed 6", "pin:0")
+    choose("none", "none")
+    assert app.state.controls.mix_seed is None
+    press(pygame.K_z, mod=pygame.KMOD_CTRL)
+    app.step()
+    assert app.state.controls.mix_seed == 6 and app.panel.mix_source.selected_option == ("pin: seed 6", "pin:0")
+
+
+def test_the_seed_field_shows_the_largest_seed_in_full(nets, make_app):
+    app = make_app(nets[0])
+    app.state.go_to(MAX_SEED)
+    app.step()
+    label = app.panel.labels["seed"]
+    assert label.text == "4294967295"
+    assert label.font.get_rect(label.text).width <= label.rect.width and label.rect.right <= app.panel.goto.rect.left
+
+
+def test_a_long_model_name_is_elided_to_fit_its_label(nets, make_app, folder):
+    long = folder / ("network-snapshot-000200-" + "x" * 80 + "-final.safetensors")
+    shutil.copy(nets[0], long)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = make_app(long)
+    assert not [w for w in caught if "too small" in str(w.message)]
+    shown = app.panel.model_name.text
+    assert shown.startswith("network-snap") and shown.endswith("-final") and "…" in shown
+
+
+def test_the_wheel_scrolls_one_row_per_notch(nets, make_app):
+    app = make_app(nets[0])
+    s = app.state
+    post(pygame.MOUSEMOTION, pos=app.layout.main.center, rel=(0, 0), buttons=(0, 0, 0))
+    post(pygame.MOUSEWHEEL, x=0, y=-1, flipped=False, precise_x=0.0, precise_y=-1.0)
+    app.step()
+    assert s.cols > 1 and s.page_start == s.cols and s.seed == s.cols  # a row, the selection kept on the page
+    post(pygame.MOUSEWHEEL, x=0, y=1, flipped=False, precise_x=0.0, precise_y=1.0)
+    app.step()
+    assert s.page_start == 0
+
+
+def test_n_switches_the_large_view_between_crisp_and_smooth(nets, make_app):
+    app = make_app(nets[0])
+    assert app.state.model.resolution <= 128 and app.state.nearest  # a small model starts crisp
+    press(pygame.K_n)
+    app.step()
+    assert not app.state.nearest and "smooth" in app.status.toast
+    press(pygame.K_n)
+    app.step()
+    assert app.state.nearest and "nearest" in app.status.toast
+
+
+def test_the_open_dialog_lists_folders_and_network_files_unless_asked_for_all(nets, make_app, folder):
+    app = make_app(nets[0])
+    browse = folder / "browse"
+    (browse / ".git").mkdir(parents=True)
+    (browse / "runs").mkdir()
+    for name in ("a.pkl", "b.safetensors", "notes.txt", ".hidden.pkl"):
+        (browse / name).write_text("x")
+
+    def listed():
+        return {item[0] for item in app.file_dialog.current_file_list}
+
+    app.pick_file("Open a network file", "open", str(browse) + os.sep, False)
+    assert listed() == {"runs", "a.pkl", "b.safetensors"}
+    click(app.file_dialog.show_all_box.rect.center)
+    app.step()
+    app.step()
+    assert listed() == {".git", "runs", "a.pkl", "b.safetensors", "notes.txt", ".hidden.pkl"}
+    app.pick_file("Choose the save folder", "save_dir", str(browse), True)
+    assert listed() == {"runs"}
 
 
 def test_s_saves_the_png_with_generate_metadata(nets, make_app, folder):
@@ -268,6 +380,9 @@ def test_export_from_the_dialog_writes_the_video(nets, make_app, folder):
     assert app.pump_until(lambda: app.export_status.startswith("done"))
     assert output.stat().st_size > 0 and sorted(p.name for p in output.parent.iterdir()) == [output.name]
     assert app.export_dialog.bar.current_progress == 100
+    status = app.export_dialog.status  # "done: <long path>" elided to fit
+    assert status.text.startswith("done: ") and status.text.endswith(output.name)
+    assert status.font.get_rect(status.text).width <= status.rect.width
 
 
 def test_gif_at_60_fps_plays_at_50(nets, make_app):
@@ -415,5 +530,14 @@ def test_event_storm_raises_nothing_and_the_loop_stays_alive(nets, make_app, fol
     app.help_open = False
     app.state.mode = "large"
     app.state.set_controls(None, psi=-0.33)  # the worker and the loop still answer
-    assert app.pump_until(shows(app, app.state.recipe()))
-    assert app.large.recipe.psi == -0.33 and steps > 200
+    assert app.pump_until(shows(app, app.state.spec()))
+    assert app.large.spec.psi == -0.33 and steps > 200
+
+
+def test_a_network_with_non_finite_weights_says_so_in_the_status(make_app, folder):
+    g = make_g(0)
+    g.synthesis.b16.torgb.bias.data[0] = float("inf")
+    path = folder / "inf.safetensors"
+    save_networks(path, {"G_ema": g})
+    app = make_app(path)
+    assert "non-finite values" in app.status.toast

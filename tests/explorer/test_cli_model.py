@@ -72,6 +72,7 @@ def test_generate_defaults_to_the_fast_path_and_records_it(nets, tmp_path):
     (["--seeds", "5-2", "--class", "0"], "range"),
     (["--seeds", "x", "--class", "0"], ""),
     (["--seeds", "1", "--class", "9"], "class"),
+    (["--seeds", "1", "--class", "0", "--trunc", "nan"], "bad psi"),
 ])
 def test_generate_bad_input_exits_2_with_one_line(nets, tmp_path, args, message):
     _, cond = nets
@@ -165,3 +166,110 @@ def test_convert_nvlabs_pickle_then_generate_same_pixels(tmp_path):
     a, b = (np.asarray(Image.open(tmp_path / f / "seed0004.png")) for f in ("a", "b"))
     assert np.array_equal(a, b)
     assert np.array_equal(a, nvlabs_generate(g_ema, 4, class_idx=2))
+
+
+@pytest.mark.parametrize("command", [("generate", "--seeds"), ("mix", "--cols", "1", "--rows")])
+def test_a_seed_out_of_range_fails_before_any_work(nets, tmp_path, command):
+    uncond, _ = nets
+    out = tmp_path / "out"
+    result = run(*command[:1], "--network", uncond, "--outdir", out, *command[1:], "3,99999999999")
+    assert result.exit_code == 2 and result.output.strip() == "Error: bad seed: 99999999999 is not an integer in " \
+                                                             "0..4294967295"
+    assert not out.exists()
+
+
+def test_convert_refuses_a_destination_that_is_not_safetensors(nets, tmp_path):
+    _, cond = nets
+    result = run("convert", cond, tmp_path / "out.txt")
+    assert result.exit_code == 2 and "must be a .safetensors file" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_and_convert_warn_about_non_finite_weights(tmp_path):
+    g = make_g(0)
+    with torch.no_grad():
+        g.mapping.fc0.bias[1] = float("inf")
+    path = tmp_path / "inf.safetensors"
+    save_networks(path, {"G_ema": g})
+    for args in (("info", path), ("convert", path, tmp_path / "copy.safetensors", "--networks", "G_ema")):
+        result = run(*args)
+        assert result.exit_code == 0 and "warning: the network holds non-finite values" in result.output
+
+
+def test_info_on_a_training_state_says_what_it_is(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from train.state import HEADER_KEY
+
+    path = tmp_path / "training-state-0000000064.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={HEADER_KEY: json.dumps({"format": "x"})})
+    result = run("info", path)
+    assert result.exit_code == 2 and "training-state file" in result.output and "--resume" in result.output
+
+
+def test_commands_clear_their_own_stale_temp_files_only(nets, tmp_path):
+    import os
+    import time
+
+    uncond, _ = nets
+    out = tmp_path / "out"
+    out.mkdir()
+    old = time.time() - 3600
+    stale = [out / ".seed0001.png.x1y2z3ab.tmp", out / ".clip.0a1b2c3d.part.mp4"]
+    fresh, foreign = out / ".seed0002.png.k9k9k9k9.tmp", out / ".notes.tmp"
+    for path in (*stale, fresh, foreign):
+        path.write_bytes(b"x")
+    for path in (*stale, foreign):
+        os.utime(path, (old, old))
+    fresh_time = time.time() + 3600  # as if a concurrent run had just started writing it
+    os.utime(fresh, (fresh_time, fresh_time))
+    assert run("generate", "--network", uncond, "--seeds", "1", "--outdir", out).exit_code == 0
+    assert not any(p.exists() for p in stale) and fresh.exists() and foreign.exists()
+
+
+def full_disk(*args, **kwargs):
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("command", [("generate", "--seeds", "1"),
+                                     ("mix", "--rows", "1", "--cols", "2", "--styles", "0")])
+def test_a_full_disk_is_one_line_and_keeps_what_existed(nets, tmp_path, monkeypatch, command):
+    from PIL import Image as PILImage
+
+    uncond, _ = nets
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grid.png").write_bytes(b"older grid")
+    (out / "seed0001.png").write_bytes(b"older image")
+    monkeypatch.setattr(PILImage.Image, "save", full_disk)
+    result = run(command[0], "--network", uncond, "--outdir", out, *command[1:])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: cannot write ")
+    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "seed0001.png"]
+    assert (out / "grid.png").read_bytes() == b"older grid"
+
+
+def test_convert_on_a_full_disk_is_one_line_and_keeps_what_existed(nets, tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    import model.io.native
+
+    def failing(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    _, cond = nets
+    dest = tmp_path / "out.safetensors"
+    dest.write_bytes(b"older")
+    monkeypatch.setattr(model.io.native, "save_file", failing)
+    result = run("convert", cond, dest)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: cannot write {dest}: No space left on device"
+    assert dest.read_bytes() == b"older" and [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]

@@ -15,6 +15,8 @@ from explorer.cli import main
 
 from .test_demo_model import needs_demo_model
 
+os.environ.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+
 
 @pytest.fixture
 def opened(monkeypatch):
@@ -79,3 +81,13 @@ def test_python_m_explorer_is_the_same_command(tmp_path):
     assert result.returncode == 2 and "file not found" in result.stderr
     assert "python -m explorer" in subprocess.run([sys.executable, "-m", "explorer", "--help"], capture_output=True,
                                                   text=True, env=env, timeout=120).stdout
+
+
+def test_without_a_display_it_exits_with_one_line_instead_of_hiding_a_window(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    net = tmp_path / "net.safetensors"
+    net.write_bytes(b"not opened: the display check comes first")
+    result = subprocess.run([sys.executable, "-m", "explorer", str(net)], capture_output=True, text=True,
+                            env=dict(env, SDL_AUDIODRIVER="dummy"), timeout=120)
+    assert result.returncode == 2 and "xvfb-run" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,7 +1,9 @@
 """Video export: mp4 / GIF read back, loops, cancel, failure, bounded memory, and `sgx video`."""
 
+import os
 import subprocess
 import threading
+import time
 import weakref
 
 import imageio.v3 as iio
@@ -15,11 +17,12 @@ from PIL import Image
 from explorer import export
 from explorer.cli import main
 from explorer.export import Exporter, ExportError, ExportSettings, keyframe_of
-from explorer.state import Mix, Pin, Recipe
+from explorer.state import Pin
 from model.errors import ModelError
 from model.io import load, save_networks
 from model.networks import Generator
 from model.render import render_seed, synthesize
+from model.spec import LatentSpec, Mix
 from model.video import Keyframe, keyframe_ws
 from tests.model.conformance import G_KWARGS, fill_weights, make_g
 
@@ -58,7 +61,7 @@ def seeds_settings(out, seeds=(1, 5, 9), **kw):
 
 
 def test_pin_recipe_becomes_the_keyframe_the_explorer_shows(G):
-    key = keyframe_of(Recipe(seed=3, psi=0.6, mix=Mix(seed=7, first=1, last=3)))
+    key = keyframe_of(LatentSpec(seed=3, psi=0.6, mix=Mix(7, 1, 3)))
     ws = keyframe_ws(G, key)
     with torch.no_grad():
         own = G.mapping(torch.from_numpy(np.random.RandomState(3).randn(1, 32)).float(), None, truncation_psi=0.6)
@@ -222,6 +225,20 @@ def test_interrupt_cleans_up(G, tmp_path):
     assert exporter.state == "cancelled" and list(tmp_path.iterdir()) == []
 
 
+def test_an_export_removes_the_temp_files_a_killed_one_left(G, tmp_path):
+    """Only our temp names, and only those untouched since this export began: a concurrent one's stay."""
+    exporter = Exporter(G, seeds_settings(tmp_path / "v.mp4", seeds=(1, 2), frames_per_transition=1))
+    stale = [tmp_path / ".v.0123abcd.part.mp4", tmp_path / ".notes.txt.a1B2c3d4.tmp"]  # an export's, atomic_write's
+    fresh = tmp_path / ".w.89abcdef.part.gif"
+    users = [tmp_path / ".v.part.mp4", tmp_path / "v.0123abcd.part.mp4", tmp_path / ".v.0123abcd.part.mp4.keep"]
+    for path in [*stale, fresh, *users]:
+        path.write_bytes(b"x")
+        os.utime(path, (time.time() - 3600,) * 2)
+    os.utime(fresh, (time.time() + 60,) * 2)  # a concurrent export writing while this one runs
+    exporter.run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [tmp_path / "v.mp4", fresh, *users])
+
+
 @pytest.mark.parametrize("fmt", ["mp4", "gif"])
 def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
     """The exporter keeps no rendered batch past the step that made it, so memory cannot grow with length."""
@@ -328,7 +345,7 @@ def test_cli_pins(G, net, tmp_path, monkeypatch):
     from explorer.pins import save_pins
 
     monkeypatch.setenv("SGX_DATA_DIR", str(tmp_path / "data"))
-    save_pins(load(net).model_id, [Pin("a", Recipe(1, psi=0.7)), Pin("b", Recipe(5, mix=Mix(9, 0, 1)))])
+    save_pins(load(net).model_id, [Pin("a", LatentSpec(1, psi=0.7)), Pin("b", LatentSpec(5, mix=Mix(9, 0, 1)))])
     out = tmp_path / "x.mp4"
     result = run("--network", net, "--pins", "--frames", 2, "--interp", "slerp", "--out", out)
     assert result.exit_code == 0, result.output

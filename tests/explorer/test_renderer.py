@@ -16,11 +16,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
-from explorer.state import Mix, Recipe  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.latents import mix_styles  # noqa: E402
 from model.render import render_seed, seed_ws, synthesize  # noqa: E402
+from model.spec import LatentSpec, Mix  # noqa: E402
 from tests.model.conformance import make_g  # noqa: E402
 
 
@@ -84,11 +84,11 @@ def test_open_describes_the_model(renderer, net):
 def test_image_is_exact_and_mixing_takes_the_source_rows(renderer, net):
     open_model(renderer, net)
     G = load(net).G
-    renderer.render(Recipe(5, 0.6, 4, None, "const"))
+    renderer.render(LatentSpec(5, 0.6, 4, None, "const"))
     renderer_result = results(lambda got: got)[0]
     assert renderer_result.kind == "image"
     assert np.array_equal(renderer_result.images[0], render_seed(G, 5, 0.6, 4, None, "const"))
-    renderer.render(Recipe(5, 0.6, None, None, "const", Mix(8, 2, 4)))
+    renderer.render(LatentSpec(5, 0.6, None, None, "const", Mix(8, 2, 4)))
     mixed = results(lambda got: got)[0].images[0]
     ws = mix_styles(seed_ws(G, 5, 0.6), seed_ws(G, 8, 0.6), range(2, 5))
     assert np.array_equal(mixed, synthesize(G, ws, "const")[0])
@@ -102,7 +102,7 @@ def test_auto_precision_is_chosen_on_the_worker_and_used_for_every_image(net):
         info = open_model(renderer, net)
         chosen = choose_precision("cpu", "auto")
         assert renderer.precision == chosen and info.device == f"cpu {chosen}"
-        renderer.render(Recipe(5, 0.6))
+        renderer.render(LatentSpec(5, 0.6))
         [image] = results(lambda got: got)[0].images
         assert np.array_equal(image, render_seed(load(net).G, 5, 0.6, precision=chosen))
     finally:
@@ -127,27 +127,27 @@ def test_a_missing_device_is_reported_and_the_worker_renders_on_the_cpu(net, mon
 def test_latest_wins_while_the_worker_is_busy(renderer, net):
     open_model(renderer, net)
     entered, release = gate(renderer)
-    first = renderer.render(Recipe(1))
+    first = renderer.render(LatentSpec(1))
     assert entered.wait(30)
     before = renderer.images_rendered
-    stamps = [renderer.render(Recipe(1, psi=0.01 * i)) for i in range(50)]
+    stamps = [renderer.render(LatentSpec(1, psi=0.01 * i)) for i in range(50)]
     release.set()
     got = results(lambda got: any(r.stamp == stamps[-1] for r in got))
     assert [r.stamp for r in got] == [first, stamps[-1]]  # the one in flight, then only the newest
     assert renderer.images_rendered - before == 2
-    assert got[-1].recipes[0].psi == 0.49
+    assert got[-1].specs[0].psi == 0.49
 
 
 def test_thumbnails_come_in_batches_and_a_superseded_request_is_dropped(renderer, net):
     open_model(renderer, net)
     entered, release = gate(renderer)
-    old = renderer.thumbs("grid", [Recipe(s) for s in range(6)], 8)
+    old = renderer.thumbs("grid", [LatentSpec(s) for s in range(6)], 8)
     assert entered.wait(30)
-    new = renderer.thumbs("grid", [Recipe(s) for s in range(10, 15)], 8)
+    new = renderer.thumbs("grid", [LatentSpec(s) for s in range(10, 15)], 8)
     release.set()
-    got = results(lambda got: sum(len(r.recipes) for r in got) >= 5)
+    got = results(lambda got: sum(len(r.specs) for r in got) >= 5)
     assert all(r.stamp == new and r.kind == "thumbs" for r in got) and old not in {r.stamp for r in got}
-    assert [r.recipes[0].seed for r in got] == [10, 12, 14]  # batches of thumb_batch (2 on the CPU)
+    assert [r.specs[0].seed for r in got] == [10, 12, 14]  # batches of thumb_batch (2 on the CPU)
     assert all(im.shape == (8, 8, 3) and im.dtype == np.uint8 for r in got for im in r.images)
     full = render_seed(load(net).G, 10)
     assert np.array_equal(got[0].images[0], shrink(full[None], 8)[0])
@@ -169,20 +169,31 @@ def test_errors_are_reported_and_the_worker_lives_on(renderer, net, tmp_path):
     assert error.kind == "error" and error.channel == "open" and "\n" not in error.message
     info = open_model(renderer, net)
     assert info.resolution == 16
-    renderer.render(Recipe(1, class_idx=None, noise_mode="loud"))
+    renderer.render(LatentSpec(1, mix=Mix(3, 0, 99)))  # a spec this network cannot take (it has 6 w indices)
     [error] = results(lambda got: got)
-    assert error.kind == "error" and "noise mode" in error.message
-    renderer.render(Recipe(2))
+    assert error.kind == "error" and "bad w index" in error.message
+    renderer.render(LatentSpec(2))
     assert results(lambda got: got)[0].kind == "image"
 
 
 def test_a_newer_model_drops_results_of_the_old_one(renderer, net):
     open_model(renderer, net)
     entered, release = gate(renderer)
-    stale = renderer.render(Recipe(3))
+    stale = renderer.render(LatentSpec(3))
     assert entered.wait(30)
     reopened = renderer.open(net)
     release.set()
     got = results(lambda got: any(r.kind == "model" for r in got))
     assert [r.stamp for r in got] == [reopened]
     assert stale < reopened
+
+
+def test_a_network_with_non_finite_weights_opens_with_a_warning(renderer, tmp_path):
+    g = make_g(0)
+    with torch.no_grad():
+        g.synthesis.b8.conv0.bias[0] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    save_networks(path, {"G_ema": g})
+    renderer.open(path)
+    [result] = results(lambda got: got)
+    assert result.kind == "model" and "non-finite values" in result.message

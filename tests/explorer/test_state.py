@@ -1,8 +1,9 @@
-"""The explorer's UI state without a window: paging, controls, pins, undo, recipes as JSON."""
+"""The explorer's UI state without a window: paging, controls, pins, undo, specs as JSON."""
 
 import pytest
 
-from explorer.state import MAX_SEED, Band, Explorer, Mix, ModelInfo, Recipe
+from explorer.state import Band, Explorer, ModelInfo, spec_caption
+from model.spec import MAX_SEED, LatentSpec, Mix
 
 INFO = ModelInfo("tiny", "ab" * 32, 16, 3, 6, 0, "cpu", (Band("coarse", 0, 2, "4²–8²"), Band("fine", 3, 5, "16²")),
                  ("4²", "8²", "8²", "16²", "16²", "16²"))
@@ -18,7 +19,7 @@ def test_defaults_follow_the_model():
     s = make()
     assert s.controls.class_idx is None and s.controls.mix_first == 0 and s.controls.mix_last == 2
     cond = Explorer(ModelInfo(**{**INFO.__dict__, "c_dim": 5}))
-    assert cond.controls.class_idx == 0 and cond.recipe().class_idx == 0
+    assert cond.controls.class_idx == 0 and cond.spec().class_idx == 0
 
 
 def test_arrows_move_the_selection_and_the_page_follows_by_rows():
@@ -85,34 +86,59 @@ def test_pins_add_rename_move_recall_unpin_and_undo():
     s.go_to(3)
     s.set_controls(None, mix_seed=9, mix_first=3, mix_last=5)
     b = s.pin()
-    assert b.recipe == Recipe(3, 0.5, None, None, "const", Mix(9, 3, 5))
+    assert b.spec == LatentSpec(3, 0.5, None, None, "const", Mix(9, 3, 5))
     s.go_to(4)
     s.pin()
     s.rename_pin(0, "  my   favourite ")
     assert s.pins[0].name == "my favourite"
     s.move_pin(0, 2)
-    assert [p.recipe.seed for p in s.pins] == [3, 4, 0]
+    assert [p.spec.seed for p in s.pins] == [3, 4, 0]
     s.set_controls("psi", psi=1.5)
     s.recall(0)
     assert s.seed == 3 and s.controls.psi == 0.5 and s.controls.mix_seed == 9 and s.current_pin_index() == 0
     s.unpin(0)
-    assert [p.recipe.seed for p in s.pins] == [4, 0]
-    assert s.undo() and [p.recipe.seed for p in s.pins] == [3, 4, 0]
+    assert [p.spec.seed for p in s.pins] == [4, 0]
+    assert s.undo() and [p.spec.seed for p in s.pins] == [3, 4, 0]
     assert s.undo() and s.seed == 4 and s.controls.psi == 1.5  # the recall
     assert s.undo() and s.controls.psi == 0.5
-    assert s.undo() and [p.recipe.seed for p in s.pins] == [0, 3, 4] and s.pins[0].name == "my favourite"
+    assert s.undo() and [p.spec.seed for p in s.pins] == [0, 3, 4] and s.pins[0].name == "my favourite"
 
 
 def test_recipe_json_round_trip_and_validation():
-    r = Recipe(7, -0.25, 3, 2, "random", Mix(11, 0, 4))
-    assert Recipe.from_json(r.to_json()) == r
-    assert Recipe.from_json({"seed": 5}) == Recipe(5)
+    r = LatentSpec(7, -0.25, 3, 2, "random", Mix(11, 0, 4))
+    assert LatentSpec.from_json(r.to_json()) == r
+    assert LatentSpec.from_json({"seed": 5}) == LatentSpec(5)
     for bad in ({"seed": -1}, {"seed": "5"}, {"seed": 1, "psi": "x"}, {"seed": 1, "noise_mode": "loud"},
-                {"seed": 1, "mix": {"seed": 2, "first": 3, "last": 1}}, {"seed": True}, [], {"seed": MAX_SEED + 1}):
+                {"seed": 1, "mix": {"seed": 2, "first": 3, "last": 1}}, {"seed": True}, [], {"seed": MAX_SEED + 1},
+                {"seed": 1, "psi": 10**400}, {"seed": 1, "psi": float("nan")}):
         with pytest.raises(ValueError):
-            Recipe.from_json(bad)
+            LatentSpec.from_json(bad)
 
 
 def test_caption_names_seed_psi_class_and_mix_by_resolution():
-    caption = Recipe(7, 0.7, None, 2, "const", Mix(11, 0, 2)).caption(INFO.index_labels)
+    caption = spec_caption(LatentSpec(7, 0.7, None, 2, "const", Mix(11, 0, 2)), INFO.index_labels)
     assert caption == "seed 7  ·  ψ 0.70  ·  class 2  ·  mix seed 11 @ w 0–2 (4²–8²)"
+
+
+def test_undo_restores_the_pin_picked_as_mix_source():
+    s = make()
+    s.go_to(6)
+    pin = s.pin()
+    s.go_to(1)
+    s.set_controls(None, mix_seed=6, mix_pin=pin)
+    s.set_controls(None, mix_seed=None)  # mixing off: the source pin is forgotten
+    assert s.controls.mix_pin is None
+    assert s.undo() and s.controls.mix_seed == 6 and s.controls.mix_pin == pin
+    s.set_controls(None, mix_seed=6, mix_pin=None)  # the same seed typed in: a seed source, one undo step
+    assert s.controls.mix_pin is None and s.undo() and s.controls.mix_pin == pin
+    s.rename_pin(0, "six")
+    assert s.controls.mix_pin == s.pins[0] and s.controls.mix_pin.name == "six"
+    assert s.undo() and s.controls.mix_pin == pin and s.pins[0] == pin
+
+
+def test_small_models_scale_crisply_and_n_toggles_it():
+    assert make().nearest  # 16²
+    big = Explorer(ModelInfo(**{**INFO.__dict__, "resolution": 256}))
+    assert not big.nearest
+    assert big.toggle_nearest() and big.nearest
+    assert not big.toggle_nearest() and not big.nearest

@@ -10,7 +10,6 @@ from hypothesis.extra import numpy as hnp
 from model.errors import ModelError
 from model.latents import (
     EASINGS,
-    MAX_SEED,
     METHODS,
     frame_count,
     interpolate,
@@ -27,6 +26,7 @@ from model.latents import (
     truncate,
 )
 from model.networks import MappingNetwork, SynthesisNetwork
+from model.spec import MAX_SEED
 
 RESOLUTIONS = [2**k for k in range(2, 11)]
 

@@ -1,6 +1,7 @@
 """Keyframes and latent paths of interpolation videos (model/video.py) on a tiny network."""
 
 import json
+import weakref
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from model import latents
 from model.errors import ModelError
-from model.video import Keyframe, keyframe_ws, latent_path, path_ws, upscale
+from model.video import CUBIC_MARGIN, Keyframe, keyframe_ws, latent_path, path_ws, upscale
 from tests.model.conformance import make_g
 
 
@@ -53,6 +54,33 @@ def test_path_passes_through_every_keyframe(G, interpolation, loop):
     assert not torch.equal(ws[1], ws[0]) and not torch.equal(ws[1], ws[5])
     chunked = torch.cat([path_ws(G, path, a, min(a + 4, path.count)) for a in range(0, path.count, 4)])
     torch.testing.assert_close(chunked, ws, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic", "z-slerp"])
+@pytest.mark.parametrize("loop", [False, True])
+def test_long_path_keeps_a_window_of_keys_and_gives_the_whole_paths_values(G, interpolation, loop):
+    """Memory must not grow with the keyframes: only a window of keys' latents lives at once, yet bit-exact."""
+    count = 2 * CUBIC_MARGIN + 12
+    keys = [Keyframe(seed=i, psi=0.5 + i % 3 / 4, cutoff=i % 4 or None, mix_seed=i + 100 if i % 5 == 0 else None,
+                     mix_layers=[1, 2]) for i in range(count)]
+    path = latent_path(G, keys, interpolation, 2, loop=loop)
+    whole = {name: np.stack([path.key_values(i)[name] for i in range(count)]) for name in path.methods}
+    t = np.arange(path.count) / 2
+    alive, compute = [], path.key_values
+
+    def tracked(i):
+        values = compute(i)
+        alive.extend(weakref.ref(value) for value in values.values())
+        return values
+
+    path.key_values = tracked
+    most = 0  # keys whose values are alive at once
+    for start in range(0, path.count, 5):
+        values = path.at(start, min(start + 5, path.count))
+        most = max(most, sum(ref() is not None for ref in alive) // len(path.methods))
+        for name, method in path.methods.items():
+            assert np.array_equal(values[name], latents.path_at(whole[name], t[start:start + 5], method, loop=loop))
+    assert most <= (2 * CUBIC_MARGIN if interpolation == "w-cubic" else 0) + 5 < count
 
 
 def test_upscale_is_bicubic_and_identity_at_scale_1():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
+from PIL import Image, ImageFile
 
 from train.cli import dataset_command
 from train.dataset import FolderSource, ImageZipDataset, write_dataset
@@ -217,19 +220,61 @@ def test_zip_source_and_round_trip(tmp_path):
     assert (a[0][0].transpose(1, 2, 0) == RED).all() and a[0][1].tolist() == [0.0, 1.0]
 
 
-def test_unreadable_files_are_skipped_and_listed(tmp_path):
+def test_unreadable_files_are_skipped_and_listed_with_the_reason(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     solid("RGB", (8, 8), RED).save(src / "good.png")
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (src / "garbage.jpg").write_bytes(b"not an image at all")
     (src / "notes.txt").write_text("ignored: not an image name")
     dest = tmp_path / "out.zip"
 
     result = run(src, dest, "--resolution", 4)
 
     assert result.exit_code == 0, result.output
-    assert "skipped 1 unreadable image(s): broken.png" in result.stderr
+    assert result.stderr.splitlines() == ["skipped 2 unreadable image(s): broken.png (Truncated File Read), "
+                                          "garbage.jpg (not an image format Pillow reads)"]
     assert len(ImageZipDataset(dest)) == 1
+
+
+def test_decompression_bombs_are_refused_before_decoding(tmp_path, monkeypatch):
+    # Pillow warns from MAX_IMAGE_PIXELS and raises from twice that: both are refused when the header is read.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    src = tmp_path / "src"
+    src.mkdir()
+    solid("RGB", (8, 8), RED).save(src / "a_fine.png")
+    solid("RGB", (40, 40), RED).save(src / "b_over.png")  # 1600 pixels: a warning in Pillow
+    solid("RGB", (64, 64), RED).save(src / "c_bomb.png")  # 4096 pixels: an error in Pillow
+    decoded = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or load(self))
+
+    result = run(src, tmp_path / "out.zip", "--resolution", 8)
+
+    assert result.exit_code == 0, result.output
+    reason = "over Pillow's limit of 1000 pixels, a possible decompression bomb"
+    assert result.stderr.splitlines() == [
+        f"skipped 2 unreadable image(s): b_over.png ({reason}), c_bomb.png ({reason})"]
+    assert set(decoded) == {(8, 8)}  # the others were never decoded
+    assert len(ImageZipDataset(tmp_path / "out.zip")) == 1
+
+
+def test_images_far_below_the_resolution_are_warned_about(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        solid("RGB", (1, 1), RED).save(src / f"dot{i}.png")
+    solid("RGB", (40, 15), RED).save(src / "strip.png")  # shorter side 15 < 32 / 2
+    solid("RGB", (16, 16), RED).save(src / "half.png")  # exactly half: no warning
+    dest = tmp_path / "out.zip"
+
+    result = run(src, dest, "--resolution", 32)
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: 7 image(s) smaller than half the resolution (a side below 16 px) were enlarged: dot0.png (1x1), "
+        "dot1.png (1x1), dot2.png (1x1), dot3.png (1x1), dot4.png (1x1), ... (2 more)"]
+    assert len(ImageZipDataset(dest)) == 8
 
 
 def test_max_images(tmp_path):
@@ -253,17 +298,19 @@ def test_empty_results_are_errors(tmp_path):
     assert_bad_input(run(tmp_path / "missing", tmp_path / "out.zip", "--resolution", 4), "missing")
 
 
-def test_mixed_channels_error_keeps_existing_dest(tmp_path):
+def test_mixed_channels_error_names_the_file_and_keeps_existing_dest(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    solid("L", (8, 8), 1).save(src / "gray.png")
-    solid("RGB", (8, 8), RED).save(src / "colour.png")
+    solid("RGB", (8, 8), RED).save(src / "a_colour.png")
+    solid("RGB", (8, 8), BLUE).save(src / "b_colour.png")
+    solid("L", (8, 8), 1).save(src / "c_gray.png")
+    solid("RGB", (8, 8), GREEN).save(src / "d_colour.png")
     dest = tmp_path / "out.zip"
     dest.write_bytes(b"the previous dataset")
 
     result = run(src, dest, "--resolution", 8)
 
-    assert_bad_input(result, "mixed channel counts: 1 grayscale and 1 colour")
+    assert_bad_input(result, "mixed channel counts: c_gray.png is grayscale but a_colour.png is colour")
     assert dest.read_bytes() == b"the previous dataset"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zip", "src"]  # no temp file left behind
 
@@ -333,3 +380,42 @@ def test_dest_inside_missing_folder_is_created(tmp_path):
     dest = tmp_path / "new" / "deeper" / "out.zip"
     assert run(src, dest, "--resolution", 4).exit_code == 0
     assert Path(dest).is_file() and len(ImageZipDataset(dest)) == 1
+
+
+def test_a_failed_write_is_one_line_and_keeps_the_previous_dataset(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    src.mkdir()
+    solid("RGB", (4, 4), GREEN).save(src / "a.png")
+    dest = tmp_path / "out.zip"
+    dest.write_bytes(b"the previous dataset")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", disk_full)
+    result = run(src, dest, "--resolution", 4)
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.splitlines() == [f"Error: cannot write {dest}: No space left on device"]
+    assert dest.read_bytes() == b"the previous dataset"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zip", "src"]  # no temp file left behind
+
+
+def test_stale_temp_files_of_ours_in_the_dest_folder_are_removed(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    solid("RGB", (4, 4), GREEN).save(src / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".data.zip.k3j4h5g6.tmp"  # left by a killed `sgx dataset`
+    fresh = out / ".other.zip.a1b2c3d4.tmp"  # a concurrent writer's, newer than this run
+    foreign = out / ".notes.tmp"  # not of our naming
+    for path in (stale, fresh, foreign):
+        path.write_bytes(b"x")
+    now = time.time()
+    for path, when in ((stale, now - 3600), (fresh, now + 3600), (foreign, now - 3600)):
+        os.utime(path, (when, when))
+
+    assert run(src, out / "data.zip", "--resolution", 4).exit_code == 0
+
+    assert sorted(p.name for p in out.iterdir()) == sorted([fresh.name, foreign.name, "data.zip"])

@@ -3,12 +3,16 @@ ADA, presets and transfer learning."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +21,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from safetensors import SafetensorError
 
 from model.fast import choose_precision
 from model.io import load
+from model.io.atomic import TEMP_NAME
 from model.render import render_seed
 from train.cli import train_command
 from train.config import ConfigError, TrainOptions, resolve
@@ -47,6 +53,27 @@ def run_dir_of(outdir: Path) -> Path:
 
 def final_state(run: Path) -> tuple[dict, dict]:
     return read_state(state_files(run)[0])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def short_run(data, tmp_path_factory) -> Path:
+    """Three snapshots within the first kimg (after 4, 12 and 16 images), with SWD and ADA. Copy it to write."""
+    return train(tiny_options(data, tmp_path_factory.mktemp("short"), metrics="swd", aug="ada"))
+
+
+@pytest.fixture(scope="module")
+def one_snapshot(data, tmp_path_factory) -> Path:
+    """A run of one minibatch with one snapshot. Copy it to write."""
+    return train(tiny_options(data, tmp_path_factory.mktemp("one"), kimg=0.004))
+
+
+def copy_run(run: Path, outdir: Path) -> Path:
+    outdir.mkdir()
+    return Path(shutil.copytree(run, outdir / run.name))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -139,11 +166,11 @@ def test_lazy_regularisation_corrects_adam():
 # A run and its files
 
 
-def test_run_writes_every_file_and_the_snapshot_renders(data, tmp_path):
-    run = train(tiny_options(data, tmp_path, metrics="swd", aug="ada"))
+def test_run_writes_every_file_and_the_snapshot_renders(short_run):
+    run = short_run
     assert run.name.startswith("00000-discs-auto1")
     for name in ("training_options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png",
-                 "fakes000000.png", "network-snapshot-000000.safetensors", "metric-swd.jsonl"):
+                 "fakes000000-0000000016.png", "network-snapshot-000000-0000000016.safetensors", "metric-swd.jsonl"):
         assert (run / name).is_file(), name
     assert not list(run.glob(".*.tmp"))
     options = json.loads((run / "training_options.json").read_text())
@@ -157,17 +184,36 @@ def test_run_writes_every_file_and_the_snapshot_renders(data, tmp_path):
     swd = read_jsonl(run / "metric-swd.jsonl")
     assert len(swd) == 3 and all(np.isfinite(r["results"]["swd16"]) for r in swd)
 
-    model = load(run / "network-snapshot-000000.safetensors", which=("G", "D", "G_ema"))
+    model = load(run / "network-snapshot-000000-0000000016.safetensors", which=("G", "D", "G_ema"))
     assert model.metadata["nimg"] == 16 and model.metadata["cfg"] == "auto"
     img = render_seed(model.G, 0, noise_mode="const")
     assert img.shape == (16, 16, 3) and img.std() > 0
-    with Image.open(run / "fakes000000.png") as png:
+    with Image.open(run / "fakes000000-0000000016.png") as png:
         meta = json.loads(png.text["stylegan-explorer"])
         assert png.size == (16 * meta["grid_w"], 16 * meta["grid_h"])
         cell = np.asarray(png.convert("RGB"))[:16, :16]
     assert meta["seeds"] == f"0-{meta['grid_w'] * meta['grid_h'] - 1}" and meta["noise_mode"] == "const"
     # The grid's first cell is seed 0 as `sgx generate` renders it (fast ops: equal up to rounding).
     assert np.abs(cell.astype(int) - img.astype(int)).max() <= 2
+
+
+def test_snapshots_within_one_kimg_get_distinct_names_and_none_is_overwritten(data, short_run, tmp_path):
+    names = ["network-snapshot-000000.safetensors", "network-snapshot-000000-0000000012.safetensors",
+             "network-snapshot-000000-0000000016.safetensors"]
+    assert sorted(p.name for p in short_run.glob("network-snapshot-*")) == sorted(names)
+    assert [load(short_run / name).metadata["nimg"] for name in names] == [4, 12, 16]
+    fakes = [name.replace("network-snapshot-", "fakes").replace(".safetensors", ".png") for name in names]
+    assert sorted(p.name for p in short_run.glob("fakes0*.png")) == sorted(fakes)
+    assert [r["snapshot"] for r in read_jsonl(short_run / "metric-swd.jsonl")] == names
+    # A resume that redoes a snapshot (its state was lost) writes it beside the existing one.
+    run = copy_run(short_run, tmp_path / "runs")
+    before = {p.name: digest(p) for p in run.iterdir() if p.name.startswith(("network-snapshot-", "fakes"))}
+    state_files(run)[0].unlink()
+    train(tiny_options(data, tmp_path / "runs", resume="auto"))
+    assert {name: digest(run / name) for name in before} == before
+    assert load(run / "network-snapshot-000000-0000000016-2.safetensors").metadata["nimg"] == 16
+    assert (run / "fakes000000-0000000016-2.png").is_file()
+    assert read_jsonl(run / "metric-swd.jsonl")[-1]["snapshot"] == "network-snapshot-000000-0000000016-2.safetensors"
 
 
 def test_conditional_run_uses_the_labels(tmp_path):
@@ -309,3 +355,76 @@ def test_bad_options_are_one_line_errors(data, tmp_path, args, message):
     result = CliRunner().invoke(train_command, ["--data", str(data), "--outdir", str(tmp_path), *args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
     assert not any(tmp_path.iterdir())  # nothing was created
+
+
+def test_resume_auto_with_no_run_to_resume_says_so_in_one_line(tmp_path):
+    result = CliRunner().invoke(train_command, ["--outdir", str(tmp_path / "runs"), "--resume", "auto"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.output.splitlines() == [f"Error: --resume auto: no run to resume in {tmp_path / 'runs'} "
+                                          "(give --data to start a new one)"]
+
+
+def torn_then(error: Exception):
+    """save_file(tensors, path, ...) or Image.save(image, path, ...) that writes part of the file, then fails."""
+    def write(*args, **kwargs):
+        Path(args[1]).write_bytes(b"torn")
+        raise error
+    return write
+
+
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+SAFETENSORS_ENOSPC = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+@pytest.mark.parametrize("writer, target, failing", [
+    ("model.io.native.save_file", SAFETENSORS_ENOSPC, "network-snapshot-000000-0000000008.safetensors"),
+    ("train.state.save_file", SAFETENSORS_ENOSPC, "training-state-0000000008.safetensors"),
+    ("PIL.Image.Image.save", ENOSPC, "fakes000000-0000000008.png"),
+    ("os.write", ENOSPC, "stats.jsonl"),
+], ids=["network", "state", "fakes", "stats"])
+def test_a_full_disk_is_one_line_and_keeps_the_previous_files(data, one_snapshot, tmp_path, monkeypatch, writer,
+                                                             target, failing):
+    run = copy_run(one_snapshot, tmp_path / "runs")
+    before = {p.name: digest(p) for p in run.iterdir() if p.is_file()}
+    if writer == "os.write":
+        real_write = os.write
+
+        def full_for_stats(fd, data):  # every other os.write goes through
+            if b"Progress/kimg" in data:
+                raise target
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", full_for_stats)
+    else:
+        monkeypatch.setattr(writer, torn_then(target))
+
+    result = CliRunner().invoke(train_command, ["--outdir", str(tmp_path / "runs"), "--resume", "auto",
+                                                "--kimg", "0.008"])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines() == [f"Error: cannot write {run / failing}: No space left on device"]
+    assert not [p for p in run.iterdir() if TEMP_NAME.fullmatch(p.name)]
+    if failing != "stats.jsonl":
+        assert not (run / failing).exists()
+    for name, value in before.items():
+        if name not in ("log.txt", "training_options.json", "stats.jsonl"):  # appended to, rewritten on resume
+            assert digest(run / name) == value, name
+    assert read_state(state_files(run)[0])[1]["cur_nimg"] == 4  # still resumable from the previous state
+
+
+def test_temp_files_of_ours_left_by_a_killed_run_are_removed_on_the_next_run(data, one_snapshot, tmp_path):
+    run = copy_run(one_snapshot, tmp_path / "runs")
+    now = time.time()
+    planted = {}
+    for folder in (run, tmp_path / "runs"):
+        planted[folder / ".network-snapshot-000000.safetensors.k3j4h5g6.tmp"] = now - 3600, False  # stale, ours
+        planted[folder / ".log.txt.a1b2c3d4.tmp"] = now + 3600, True  # a concurrent writer's, newer than the run
+        planted[folder / ".notes.tmp"] = now - 3600, True  # not of our naming
+    for path, (when, _) in planted.items():
+        path.write_bytes(b"x")
+        os.utime(path, (when, when))
+
+    train(tiny_options(data, tmp_path / "runs", resume="auto", kimg=0.008))  # cleans the run directory
+    prepare(tiny_options(data, tmp_path / "runs"))  # a new run cleans the folder it is created in
+
+    assert {path: path.exists() for path in planted} == {path: kept for path, (_, kept) in planted.items()}
