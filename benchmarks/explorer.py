@@ -33,11 +33,10 @@ import torch  # noqa: E402
 from explorer import export  # noqa: E402
 from explorer.app import FPS, App  # noqa: E402
 from explorer.export import Exporter, ExportSettings  # noqa: E402
-from explorer.renderer import spec_ws  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
-from model.render import synthesize  # noqa: E402
+from model.render import spec_ws, synthesize  # noqa: E402
 from model.spec import LatentSpec  # noqa: E402
 from model.video import Keyframe, latent_path, path_ws  # noqa: E402
 

@@ -76,9 +76,9 @@ def main() -> None:
     else:
         s.go_to(0)
         s.move(9)
-    page = [s.recipe(seed) for seed in s.page_seeds()] if s.mode == "grid" else []
-    ready = lambda: (all(r in app.thumbs for r in page) and all(p.recipe in app.thumbs for p in s.pins)  # noqa: E731
-                     and (s.mode == "grid" or app.large.recipe == s.recipe()))
+    page = [s.spec(seed) for seed in s.page_seeds()] if s.mode == "grid" else []
+    ready = lambda: (all(r in app.thumbs for r in page) and all(p.spec in app.thumbs for p in s.pins)  # noqa: E731
+                     and (s.mode == "grid" or app.large.spec == s.spec()))
     if not app.pump_until(ready, 600):
         raise SystemExit("rendering did not finish")
     app.mouse = (-1, -1)

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from model.errors import ModelError
 from model.io.atomic import WriteError
+from model.spec import NOISE_MODES
 from train.cli import dataset_command, train_command
 
 from .assets import DEMO_MODEL
-
-NOISE_MODES = ("const", "random", "none")
-STARTED = time.time()  # temp files of ours older than this are leftovers of a killed run
-
-
-class BadInput(click.ClickException):
-    """A one-line error about the user's input; exit code 2 like click's own usage errors."""
-
-    exit_code = 2
+from .cli_options import (
+    BadInput,
+    check_class,
+    device_option,
+    grid_shape,
+    load_generator,
+    network_option,
+    noise_option,
+    outdir_option,
+    output_folder,
+    precision_option,
+)
+from .directions_cli import directions_command, edit_command
 
 
 class SgxGroup(click.Group):
@@ -41,56 +44,6 @@ class SgxGroup(click.Group):
 @click.group(cls=SgxGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """StyleGAN Explorer: browse, render and train StyleGAN2 generators."""
-
-
-def load_generator(network: str, device: str):
-    """Load a file's G_ema onto the chosen device; returns (LoadedModel, G)."""
-    from model.fast import tune_allocator
-    from model.io import load
-    from model.render import pick_device
-
-    tune_allocator()  # batch renders re-faulted their big tensors on every forward otherwise
-    dev = pick_device(device)
-    model = load(network)
-    return model, model.G.to(dev)
-
-
-def check_class(G, class_idx: int | None) -> int | None:
-    """Fail before any work if a conditional net has no valid class; drop a class an unconditional net ignores."""
-    from model.latents import one_hot
-
-    if G.c_dim == 0 and class_idx is not None:
-        click.echo("warning: --class is ignored: the network is unconditional", err=True)
-        return None
-    one_hot(class_idx, G.c_dim)
-    return class_idx
-
-
-def output_folder(folder: Path) -> Path:
-    """Create the folder we are about to write into and clear our temp files that killed runs left there."""
-    from model.io.atomic import remove_stale_temps
-
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(folder, older_than=STARTED)
-    return folder
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    cols = math.ceil(math.sqrt(n))
-    return math.ceil(n / cols), cols
-
-
-network_option = click.option("--network", required=True, metavar="PATH",
-                              help="Network file: our .safetensors or an NVlabs .pkl.")
-device_option = click.option("--device", default="auto", show_default=True,
-                             help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")
-noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True)
-precision_option = click.option(
-    "--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
-    help="exact: NVlabs' fp32 operations, pixel-equal to their generate.py on the CPU; auto: the fast path "
-    "(bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, fp32 otherwise), a few levels off at most.")
-outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-                             show_default=True)
 
 
 @main.command()
@@ -298,9 +251,9 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
           size, out, crf, device, precision, batch):
     """Render an interpolation video through keyframes to mp4 (H.264) or GIF."""
     from model.latents import parse_seeds
-    from model.video import Keyframe
+    from model.spec import LatentSpec, W
 
-    from .export import Exporter, ExportSettings, keyframe_of
+    from .export import Exporter, ExportSettings
 
     given = [name for name, on in (("--seeds", seeds is not None), ("--pins", use_pins), ("--w", w_file)) if on]
     if len(given) != 1:
@@ -308,11 +261,11 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
     interpolation = {"cubic": "w-cubic", "lerp": "w-lerp", "slerp": "z-slerp"}[interp]
     truncation = dict(psi=1.0 if psi is None else psi, cutoff=cutoff)
     if seeds is not None:
-        keys = [Keyframe(seed=s, class_idx=class_idx, **truncation) for s in parse_seeds(seeds)]
+        keys = [LatentSpec(s, class_idx=class_idx, **truncation) for s in parse_seeds(seeds)]
     elif w_file is not None:
-        keys = [Keyframe(w=w, **truncation) for w in read_w_keyframes(w_file)]
+        keys = [LatentSpec(w=W.of(w), **truncation) for w in read_w_keyframes(w_file)]
     else:
-        keys = [Keyframe(seed=0), Keyframe(seed=0)]  # placeholders so the settings can be checked before loading
+        keys = [LatentSpec(0), LatentSpec(0)]  # placeholders so the settings can be checked before loading
     settings = ExportSettings(keys, str(out), frames, fps, interpolation, easing, loop, format="",
                               noise_mode=noise_mode or "const", crf=crf, precision=precision)
     settings.check()
@@ -329,7 +282,7 @@ def video(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, p
         if len(pins) < 2:
             raise BadInput(f"--pins needs at least 2 pins for this network (model id {model.model_id[:12]}), "
                            f"found {len(pins)}: pin some in `sgx explore`")
-        settings.keyframes = [keyframe_of(pin.spec) for pin in pins]
+        settings.keyframes = [pin.spec for pin in pins]
         modes = {pin.spec.noise_mode for pin in pins}
         if noise_mode is None and len(modes) == 1:
             settings.noise_mode = modes.pop()
@@ -401,3 +354,6 @@ def explore(network, device, precision):
 
 main.add_command(dataset_command)
 main.add_command(train_command)
+
+main.add_command(directions_command)
+main.add_command(edit_command)

@@ -26,7 +26,7 @@ from model.errors import ModelError
 from model.io.atomic import remove_stale_temps
 from model.render import synthesize
 from model.spec import NOISE_MODES, PRECISIONS, LatentSpec
-from model.video import INTERPOLATIONS, Keyframe, LatentPath, latent_path, path_ws, upscale
+from model.video import INTERPOLATIONS, LatentPath, latent_path, path_ws, upscale
 
 FORMATS = ("mp4", "gif")
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds and players stretch delays under 2 cs
@@ -36,18 +36,11 @@ class ExportError(ModelError):
     """A failed export (disk, encoder), in one line."""
 
 
-def keyframe_of(recipe: LatentSpec) -> Keyframe:
-    """The keyframe of an explorer pin's recipe (its noise mode is the export's choice, not the keyframe's)."""
-    mix = recipe.mix
-    return Keyframe(seed=recipe.seed, psi=recipe.psi, cutoff=recipe.cutoff, class_idx=recipe.class_idx,
-                    mix_seed=mix.seed if mix else None, mix_layers=list(mix.indices) if mix else [])
-
-
 @dataclass
 class ExportSettings:
     """Everything an export needs besides the network. `scale` is an integer upscale of the model resolution."""
 
-    keyframes: list[Keyframe]
+    keyframes: list[LatentSpec]  # their noise modes are ignored: the export's `noise_mode` renders every frame
     output: str
     frames_per_transition: int = 60
     fps: int = 30
@@ -75,15 +68,9 @@ class ExportSettings:
 
         if len(self.keyframes) < 2:
             raise bad(f"need at least 2 keyframes, got {len(self.keyframes)}")
-        for i, key in enumerate(self.keyframes, 1):
-            if (key.seed is None) == (key.w is None):
-                raise bad(f"keyframe {i} needs exactly one of a seed and a w")
-            if key.mix_seed is not None and key.mix_w is not None:
-                raise bad(f"keyframe {i} has two mix sources (a seed and a w)")
-            if not isinstance(key.psi, int | float) or not np.isfinite(key.psi):
-                raise bad(f"keyframe {i} has truncation psi {key.psi!r}, not a finite number")
-            if key.cutoff is not None and (not _is_int(key.cutoff) or key.cutoff < 0):
-                raise bad(f"keyframe {i} has truncation cutoff {key.cutoff!r}, not an integer >= 0")
+        for i, key in enumerate(self.keyframes, 1):  # a LatentSpec checks its own fields when it is made
+            if not isinstance(key, LatentSpec):
+                raise bad(f"keyframe {i} is a {type(key).__name__}, not a LatentSpec")
         if not _is_int(self.frames_per_transition) or self.frames_per_transition < 1:
             raise bad(f"frames per transition must be an integer >= 1, got {self.frames_per_transition!r}")
         if not _is_int(self.fps) or not 1 <= self.fps <= 240:

@@ -1,7 +1,7 @@
 """The explorer's UI state as plain dataclasses: the current latent, the sliders, paging, pins and undo.
 
-No pygame and no torch here, so every rule about what the user sees is testable without a window; the app turns
-events into calls on `Explorer` and asks the renderer for `LatentSpec`s (model/spec.py).
+No pygame and no torch here, so every rule about what the user sees is testable without a window; the app's action
+handlers (handlers.py) turn input into calls on `Explorer`, and the renderer is asked for its `LatentSpec`s.
 """
 
 from __future__ import annotations
@@ -170,6 +170,17 @@ class Explorer:
         self.seed = min(max(self.seed + steps, 0), MAX_SEED)
         self._show_selected()
 
+    def move_rows(self, rows: int) -> None:
+        """Up / down: a row of the grid, or one seed in the large view."""
+        self.move(rows * (self.cols if self.mode == "grid" else 1))
+
+    def wheel(self, notches: int) -> None:
+        """Mouse wheel (down is positive): the grid scrolls by rows, the large view moves by seeds."""
+        if self.mode == "grid":
+            self.scroll(notches)
+        else:
+            self.move(notches)
+
     def page(self, pages: int) -> None:
         """PgUp / PgDn: a whole page, selection and all."""
         delta = pages * self.page_size
@@ -209,6 +220,27 @@ class Explorer:
         self._remember(tag)
         self.controls = new
         return True
+
+    def set_mix_first(self, index: int) -> None:
+        """The first w index taken from the source; the last one follows so the range stays in order."""
+        self.set_controls("mix_first", mix_first=index, mix_last=max(self.controls.mix_last, index))
+
+    def set_mix_last(self, index: int) -> None:
+        self.set_controls("mix_last", mix_last=index, mix_first=min(self.controls.mix_first, index))
+
+    def mix_band(self, name: str) -> int | None:
+        """A preset's w range; with mixing off, the next seed becomes the source. Returns the seed it picked."""
+        band = next(b for b in self.model.bands if b.name == name)
+        picked = (self.seed + 1) % (MAX_SEED + 1) if self.controls.mix_seed is None else None
+        source = self.controls.mix_seed if picked is None else picked
+        self.set_controls(None, mix_first=band.first, mix_last=band.last, mix_seed=source)
+        return picked
+
+    def mix_with_pin(self, index: int) -> None:
+        """A pin as the mixing source; an index past the pins (from a picker they just replaced) is ignored."""
+        if index < len(self.pins):
+            pin = self.pins[index]
+            self.set_controls(None, mix_seed=pin.spec.seed, mix_pin=pin)
 
     def toggle_nearest(self) -> bool:
         """N: crisp nearest-neighbour or smooth scaling in the large view; returns the new setting."""

@@ -1,13 +1,12 @@
 """The latent side of an interpolation video: keyframes -> a path through latent space -> ws per frame.
 
-Plain JSON-able keyframes (a seed or an explicit w, truncation, class, mix) so that explorer pins and projector
-outputs convert to them; a path is evaluated by frame range, so a long video's latents never sit in memory.
+Keyframes are `LatentSpec`s (model/spec.py), the same thing the explorer's pins and PNGs hold; a path is
+evaluated by frame range, so a long video's latents never sit in memory.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,48 +15,10 @@ import torch.nn.functional as F
 
 from . import latents
 from .errors import ModelError
-from .render import seed_ws
+from .render import spec_ws
+from .spec import LatentSpec
 
 INTERPOLATIONS = {"w-lerp": "lerp", "w-cubic": "cubic", "z-slerp": "slerp"}
-
-
-@dataclass
-class Keyframe:
-    """One keyframe in plain JSON-able values, so the explorer's pins convert to it directly.
-
-    Exactly one of `seed` and `w` ([num_ws][w_dim], untruncated, e.g. a projector's output). `psi`/`cutoff`
-    truncate it as `G.mapping` does; `class_idx` labels a seed of a conditional net. When a mix source (`mix_seed`
-    or `mix_w`, truncated alike) and `mix_layers` are both given, those w rows come from the source.
-    """
-
-    seed: int | None = None
-    w: list[list[float]] | None = None
-    psi: float = 1.0
-    cutoff: int | None = None
-    class_idx: int | None = None
-    mix_seed: int | None = None
-    mix_w: list[list[float]] | None = None
-    mix_layers: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for name in ("w", "mix_w"):
-            if isinstance(getattr(self, name), np.ndarray | torch.Tensor):
-                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32).tolist())
-        self.mix_layers = list(self.mix_layers)
-
-    @property
-    def mixes(self) -> bool:
-        return (self.mix_seed is not None or self.mix_w is not None) and len(self.mix_layers) > 0
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Keyframe:
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ModelError(f"bad keyframe: unknown field '{unknown[0]}'")
-        return cls(**data)
 
 
 CUBIC_MARGIN = 32  # keys either side of a frame range that shape the C2 spline there (see LatentPath.at)
@@ -109,55 +70,28 @@ class LatentPath:
         return {name: np.stack([self._window[i][name] for i in indices]) for name in self.methods}
 
 
-def _w_array(G, w: list, what: str) -> np.ndarray:
-    array = np.asarray(w, dtype=np.float32)
-    if array.shape != (G.num_ws, G.w_dim):
-        raise ModelError(f"bad keyframe: {what} has shape {list(array.shape)}, this network needs "
-                         f"[{G.num_ws}, {G.w_dim}]")
-    if not np.all(np.isfinite(array)):
-        raise ModelError(f"bad keyframe: {what} has non-finite values")
-    return array
-
-
-@torch.inference_mode()
-def keyframe_ws(G, key: Keyframe, device: torch.device | None = None) -> torch.Tensor:
-    """[num_ws, w_dim]: the w the explorer renders for this keyframe (seeds mapped with batch 1, as generate.py)."""
-    device = device or next(G.parameters()).device
-
-    def truncated(seed: int | None, w: list | None, what: str) -> torch.Tensor:
-        if seed is not None:
-            return seed_ws(G, seed, key.psi, key.cutoff, key.class_idx, device)
-        ws = torch.from_numpy(_w_array(G, w, what)).to(device)[None]
-        return latents.truncate(ws, G.mapping.w_avg, key.psi, key.cutoff)
-
-    ws = truncated(key.seed, key.w, "w")
-    if key.mixes:
-        ws = latents.mix_styles(ws, truncated(key.mix_seed, key.mix_w, "mix w"), key.mix_layers)
-    return ws[0]
-
-
-def latent_path(G, keys: list[Keyframe], interpolation: str, frames_per_transition: int, easing: str = "linear",
-                loop: bool = False) -> LatentPath:
+def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transition: int, easing: str = "linear",
+                loop: bool = False, directions: Mapping[str, np.ndarray] | None = None) -> LatentPath:
     """The keyframes' latents (computed as frames need them) and how to move between them.
 
-    w-lerp / w-cubic move through each keyframe's final w (truncated, mixed). z-slerp moves z along great
-    circles (and a mix source's z alike), the label, the per-index truncation psi and the mix mask linearly;
-    frames are mapped afterwards by `path_ws`. Keyframe frames are exact either way. Every key is computed once
-    here and dropped, so a bad keyframe fails before the first frame.
+    w-lerp / w-cubic move through each keyframe's final w (`spec_ws`: mixed, truncated, edited). z-slerp moves
+    z along great circles (and a mix source's z alike), the label, the per-index truncation psi and the mix mask
+    linearly; frames are mapped afterwards by `path_ws`. Keyframe frames are exact either way. Every key is
+    computed once here and dropped, so a bad keyframe fails before the first frame.
     """
     method = INTERPOLATIONS[interpolation]
     common = dict(num_keys=len(keys), frames_per_transition=frames_per_transition, easing=easing, loop=loop)
     if method != "slerp":
         def w_values(i: int) -> dict[str, np.ndarray]:
-            return {"w": keyframe_ws(G, keys[i]).cpu().numpy()}
+            return {"w": spec_ws(G, keys[i], directions=directions)[0].cpu().numpy()}
 
         path = LatentPath(w_values, {"w": method}, **common)
     else:
         for i, key in enumerate(keys, 1):
-            if key.seed is None or (key.mixes and key.mix_seed is None):
-                raise ModelError(f"bad export: z-slerp needs seeds, keyframe {i} has an explicit w "
+            if key.seed is None or (key.mix is not None and key.mix.seed is None) or key.edits:
+                raise ModelError(f"bad export: z-slerp needs seeds, keyframe {i} has an explicit w or edits "
                                  "(use w-lerp or w-cubic)")
-        mixing = any(key.mixes for key in keys)
+        mixing = any(key.mix is not None for key in keys)
 
         def z_values(i: int) -> dict[str, np.ndarray]:
             key = keys[i]
@@ -167,8 +101,8 @@ def latent_path(G, keys: list[Keyframe], interpolation: str, frames_per_transiti
                       "psi": psi}
             if mixing:
                 rows = np.zeros([G.num_ws, 1])
-                values["mix"] = latents.mix_styles(rows, rows + 1, key.mix_layers if key.mixes else [])[:, 0]
-                values["z_mix"] = latents.seed_to_z(key.mix_seed if key.mixes else key.seed, G.z_dim)[0]
+                values["mix"] = latents.mix_styles(rows, rows + 1, key.mix.indices if key.mix else [])[:, 0]
+                values["z_mix"] = latents.seed_to_z(key.mix.seed if key.mix else key.seed, G.z_dim)[0]
             return values
 
         methods = {"z": "slerp", "c": "lerp", "psi": "lerp"}

@@ -1,6 +1,6 @@
 """The controls panel (pygame_gui): truncation, noise, class, style mixing, and the main actions.
 
-Widgets only report what the user did, as action tuples for the app; the state is the truth, and `sync` moves
+Widgets only report what the user did, as typed actions (explorer/actions.py); the state is the truth, and `sync` moves
 the widgets to it after undo, pin recall or presets. A pygame_gui drop-down cannot change its selection or options
 in place, so `sync` recreates just that drop-down when its selection or options must change (building the whole
 panel takes ~100 ms, a visible hitch).
@@ -22,6 +22,27 @@ from pygame_gui.elements import (
 
 from model.spec import NOISE_MODES, PSI_RANGE
 
+from ..actions import (
+    Action,
+    ExportOpen,
+    Help,
+    MixBand,
+    MixOff,
+    MixPin,
+    MixSeed,
+    PinImage,
+    PromptGoTo,
+    PromptOpen,
+    PromptSaveDir,
+    RandomSeed,
+    Save,
+    SetClass,
+    SetCutoff,
+    SetMixFirst,
+    SetMixLast,
+    SetNoise,
+    SetPsi,
+)
 from ..state import Explorer, layer_text
 from .draw import elide_left, elide_middle, font, home_relative
 
@@ -77,7 +98,7 @@ class ControlsPanel:
         self.mix_first = self._labelled_slider("first", c.mix_first, last)
         self.mix_last = self._labelled_slider("last", c.mix_last, last)
         self.y += 2
-        self.bands: dict[UIButton, str] = {}
+        self.bands: dict[UIButton, MixBand] = {}
         width = (self.width - 8 * (len(info.bands) - 1)) // max(len(info.bands), 1)
         for i, band in enumerate(info.bands):
             x = PAD + i * (width + 8)
@@ -85,7 +106,7 @@ class ControlsPanel:
             button = UIButton(Rect(x, self.y + 18, width, ROW), band.label, manager, container=self.panel,
                               tool_tip_text=f"Take the {band.name} layers, w {band.first}–{band.last}, "
                                             "from the source")
-            self.bands[button] = band.name
+            self.bands[button] = MixBand(band.name)
         self.y += 18 + ROW + 12
 
         self._heading("Image")
@@ -221,30 +242,30 @@ class ControlsPanel:
 
     # -- widgets -> actions ------------------------------------------------------------------------
 
-    def handle(self, event: pygame.event.Event) -> tuple | None:
+    def handle(self, event: pygame.event.Event) -> Action | None:
         element = getattr(event, "ui_element", None)
         if event.type == pygame_gui.UI_HORIZONTAL_SLIDER_MOVED:
-            names = {self.psi: "psi", self.cutoff: "cutoff", self.klass: "class", self.mix_first: "mix_first",
-                     self.mix_last: "mix_last"}
-            if element in names:
-                return (names[element], event.value)
+            if element is self.psi:
+                return SetPsi(float(event.value))
+            sliders = {self.cutoff: SetCutoff, self.klass: SetClass, self.mix_first: SetMixFirst,
+                       self.mix_last: SetMixLast}
+            if element in sliders:
+                return sliders[element](int(event.value))
         elif event.type == pygame_gui.UI_BUTTON_PRESSED:
-            if element in self.bands:
-                return ("band", self.bands[element])
-            names = {self.goto: "goto", self.random: "random", self.pin: "pin", self.save: "save",
-                     self.export: "export", self.save_dir_button: "save_dir", self.open: "open", self.help: "help"}
-            if element in names:
-                return (names[element],)
+            buttons = {self.goto: PromptGoTo(), self.random: RandomSeed(), self.pin: PinImage(), self.save: Save(),
+                       self.export: ExportOpen(), self.save_dir_button: PromptSaveDir(), self.open: PromptOpen(),
+                       self.help: Help(), **self.bands}
+            return buttons.get(element)
         elif event.type == pygame_gui.UI_DROP_DOWN_MENU_CHANGED:
             if element is self.noise:
-                return ("noise", event.text)
+                return SetNoise(event.text)
             if element is self.mix_source:
                 option = event.selected_option_id
                 if option == "seed":
-                    return ("mix_seed", self._typed_seed())
-                return ("mix_none",) if option == "none" else ("mix_pin", int(option[4:]))
+                    return MixSeed(self._typed_seed())
+                return MixOff() if option == "none" else MixPin(int(option[4:]))
         elif event.type == pygame_gui.UI_TEXT_ENTRY_FINISHED and element is self.mix_seed:
-            return ("mix_seed", self._typed_seed())
+            return MixSeed(self._typed_seed())
         return None
 
     def _typed_seed(self) -> int | None:

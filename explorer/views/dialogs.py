@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import pygame
 import pygame_gui
 from pygame import Rect
 from pygame_gui.elements import UIButton, UICheckBox, UILabel, UITextEntryLine, UIWindow
 from pygame_gui.windows import UIFileDialog, UIMessageWindow
+
+from ..actions import Action
 
 NETWORK_SUFFIXES = (".pkl", ".safetensors")
 
@@ -25,11 +28,11 @@ def show_message(manager: pygame_gui.UIManager, title: str, message: str) -> UIM
 
 
 class TextDialog:
-    """A window with one text line; Enter or OK gives (action, text, payload), Esc or Cancel closes it."""
+    """A window with one text line; Enter or OK gives the action `then` makes of the text, Esc or Cancel closes it."""
 
-    def __init__(self, manager: pygame_gui.UIManager, title: str, prompt: str, initial: str, action: str,
-                 payload=None, numbers: bool = False):
-        self.action, self.payload = action, payload
+    def __init__(self, manager: pygame_gui.UIManager, title: str, prompt: str, initial: str,
+                 then: Callable[[str], Action | None], numbers: bool = False):
+        self.then = then
         self.window = UIWindow(centred(manager, 360, 170), manager, window_display_title=title,
                                always_on_top=True)
         UILabel(Rect(12, 10, 320, 24), prompt, manager, container=self.window, object_id="#name")
@@ -38,6 +41,7 @@ class TextDialog:
             self.entry.set_allowed_characters("numbers")
         self.entry.set_text(initial)
         self.entry.focus()
+        manager.set_focus_set(self.entry)  # else keys still reach the app's shortcuts until the entry is clicked
         self.ok = UIButton(Rect(160, 80, 80, 28), "OK", manager, container=self.window)
         self.cancel = UIButton(Rect(252, 80, 80, 28), "Cancel", manager, container=self.window)
 
@@ -45,13 +49,13 @@ class TextDialog:
     def alive(self) -> bool:
         return self.window.alive()
 
-    def handle(self, event: pygame.event.Event) -> tuple | None:
+    def handle(self, event: pygame.event.Event) -> Action | None:
         element = getattr(event, "ui_element", None)
         if (event.type == pygame_gui.UI_TEXT_ENTRY_FINISHED and element is self.entry) or \
                 (event.type == pygame_gui.UI_BUTTON_PRESSED and element is self.ok):
             value = self.entry.get_text()
             self.window.kill()
-            return (self.action, value, self.payload)
+            return self.then(value)
         if event.type == pygame_gui.UI_BUTTON_PRESSED and element is self.cancel:
             self.window.kill()
         return None

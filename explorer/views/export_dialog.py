@@ -12,7 +12,8 @@ from pygame_gui.elements import UIButton, UICheckBox, UIDropDownMenu, UILabel, U
 from model.errors import ModelError
 from model.latents import EASINGS
 
-from ..export import GIF_MAX_FPS, ExportSettings, keyframe_of
+from ..actions import Action, ExportBrowse, ExportCancel, ExportStart
+from ..export import GIF_MAX_FPS, ExportSettings
 from ..state import Pin
 from .dialogs import centred
 from .draw import elide_left, elide_middle, font, home_relative
@@ -113,7 +114,7 @@ class ExportDialog:
         if fmt == "gif":
             fps = min(fps, GIF_MAX_FPS)  # GIF delays are whole centiseconds: 60 fps plays as 50
         settings = ExportSettings(
-            keyframes=[keyframe_of(p.spec) for p in pins], output=str(out),
+            keyframes=[p.spec for p in pins], output=str(out),
             frames_per_transition=int(digits),
             fps=fps, interpolation=self.interp.selected_option[1],
             easing=self.easing.selected_option[0], loop=self.loop.get_state() is True,
@@ -147,15 +148,15 @@ class ExportDialog:
         self.bar.set_current_progress(100 * progress)
         self.status.set_text(elide_middle(message, self.status.relative_rect.width, font(14)))  # "done: <path>"
 
-    def handle(self, event: pygame.event.Event) -> tuple | None:
+    def handle(self, event: pygame.event.Event) -> Action | None:
         element = getattr(event, "ui_element", None)
         if event.type == pygame_gui.UI_BUTTON_PRESSED:
             if element is self.start:
-                return ("export_start",)
+                return ExportStart()
             if element is self.cancel:
-                return ("export_cancel",)
+                return ExportCancel()
             if element is self.browse:
-                return ("export_browse",)
+                return ExportBrowse()
         if event.type == pygame_gui.UI_DROP_DOWN_MENU_CHANGED and element is self.format:
             name = Path(self.name.get_text().strip() or "video")
             self.name.set_text(str(name.with_suffix("." + event.selected_option_id)))

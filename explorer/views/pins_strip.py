@@ -5,6 +5,7 @@ from __future__ import annotations
 import pygame
 from pygame import Rect
 
+from ..actions import Action, MovePin, PromptRename, Recall, RemovePin
 from ..state import Pin
 from .draw import ACCENT, DIM, LINE, LINE_TEXT, PANEL, TEXT, TILE, WARN, text
 from .thumbs import Thumbs
@@ -53,8 +54,8 @@ class PinsStrip:
         slot = self.offset + round((x - self.rect.left - GAP - THUMB / 2) / (THUMB + GAP))
         return min(max(slot, 0), count - 1)
 
-    def handle(self, event: pygame.event.Event, count: int, now: float) -> tuple | None:
-        """An action ('recall' i | 'remove' i | 'rename' i | 'move' i to), or None; clicks outside are ignored."""
+    def handle(self, event: pygame.event.Event, count: int, now: float) -> Action | None:
+        """Recall, RemovePin, PromptRename or MovePin, or None; clicks outside the pins are ignored."""
         if event.type == pygame.MOUSEWHEEL:
             self.offset = min(max(self.offset - event.y, 0), max(count - self.visible, 0))
             return None
@@ -74,14 +75,14 @@ class PinsStrip:
             if i >= count:
                 return None
             if drag_to is not None:
-                return ("move", i, drag_to) if drag_to != i else None
+                return MovePin(i, drag_to) if drag_to != i else None
             if self.close_rect(i).collidepoint(event.pos):
-                return ("remove", i)
+                return RemovePin(i)
             last_i, last_t = self._last_click
             self._last_click = (i, now)
             if last_i == i and now - last_t < DOUBLE_CLICK_S:
-                return ("rename", i)
-            return ("recall", i)
+                return PromptRename(i)
+            return Recall(i)
         return None
 
     def draw(self, surface: pygame.Surface, pins: list[Pin], thumbs: Thumbs, current: int | None,

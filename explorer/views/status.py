@@ -8,6 +8,7 @@ from pygame import Rect
 from .draw import ACCENT, DIM, LINE, PANEL, TEXT, text
 
 TOAST_SECONDS = 3.0
+TITLE = "StyleGAN Explorer"  # the window caption, and the status line before a model is open
 
 
 class StatusBar:

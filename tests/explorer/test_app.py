@@ -21,9 +21,12 @@ from click.testing import CliRunner  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import explorer.export  # noqa: E402
+import explorer.input  # noqa: E402
+from explorer.actions import OpenNetwork, PromptGoTo, SetPsi, SetSaveDir  # noqa: E402
 from explorer.app import App, default_save_dir  # noqa: E402
 from explorer.assets import DEMO_MODEL  # noqa: E402
 from explorer.cli import main  # noqa: E402
+from explorer.handlers import dispatch  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
 from explorer.state import spec_caption  # noqa: E402
@@ -132,6 +135,25 @@ def test_clicking_a_tile_shows_that_seed_pixel_equal_to_sgx_generate(nets, make_
     assert f"seed {seed}" in spec_caption(app.large.spec) and ("class 0" in spec_caption(app.large.spec)) == conditional
 
 
+def test_keys_and_widgets_reach_the_app_as_typed_actions_and_typing_is_not_a_key(nets, make_app, monkeypatch):
+    app = make_app(nets[0])
+    seen = []
+
+    def record(app_, action):
+        seen.append(action)
+        dispatch(app_, action)
+
+    monkeypatch.setattr(explorer.input, "dispatch", record)
+    press(pygame.K_g)
+    app.step()
+    assert PromptGoTo() in seen and app.dialogs.text.alive
+    seen.clear()
+    press(pygame.K_p, unicode="p")  # typed into the seed prompt, focused on opening without a click: no pin
+    slide(app.panel.psi, 0.5)
+    app.step()
+    assert [a for a in seen if a is not None] == [SetPsi(0.5)] and app.state.pins == []
+
+
 def test_psi_slider_renders_with_that_psi(nets, make_app):
     app = make_app(nets[0])
     press(pygame.K_RETURN)
@@ -205,9 +227,9 @@ def test_pin_unpin_persist_and_reload(nets, make_app):
     click(strip.pin_rect(0).center)
     click(strip.pin_rect(0).center)  # a double-click renames
     app.step()
-    assert isinstance(app.text_dialog, TextDialog)
-    app.text_dialog.entry.set_text("favourite")
-    click(app.text_dialog.ok.rect.center)
+    assert isinstance(app.dialogs.text, TextDialog)
+    app.dialogs.text.entry.set_text("favourite")
+    click(app.dialogs.text.ok.rect.center)
     app.step()
     app.step()
     assert app.state.pins[0].name == "favourite" and app.state.seed == 1 and app.state.mode == "large"
@@ -242,7 +264,7 @@ def test_one_bad_pin_leaves_the_others_with_a_visible_warning(nets, make_app):
     path.write_text(json.dumps({"format": "stylegan-explorer-pins/1", "model_id": model_id, "pins": items}))
     app = make_app(nets[0])
     assert [p.name for p in app.state.pins] == ["a", "c"] and has_message(app)
-    assert any("pin 2 “b”" in m for _, m in app.messages)
+    assert any("pin 2 “b”" in m for _, m in app.dialogs.messages)
     assert len(list(path.parent.glob("*.corrupt-*"))) == 1
 
 
@@ -330,15 +352,15 @@ def test_the_open_dialog_lists_folders_and_network_files_unless_asked_for_all(ne
         (browse / name).write_text("x")
 
     def listed():
-        return {item[0] for item in app.file_dialog.current_file_list}
+        return {item[0] for item in app.dialogs.file.current_file_list}
 
-    app.pick_file("Open a network file", "open", str(browse) + os.sep, False)
+    app.dialogs.pick_file("Open a network file", str(browse) + os.sep, False, OpenNetwork)
     assert listed() == {"runs", "a.pkl", "b.safetensors"}
-    click(app.file_dialog.show_all_box.rect.center)
+    click(app.dialogs.file.show_all_box.rect.center)
     app.step()
     app.step()
     assert listed() == {".git", "runs", "a.pkl", "b.safetensors", "notes.txt", ".hidden.pkl"}
-    app.pick_file("Choose the save folder", "save_dir", str(browse), True)
+    app.dialogs.pick_file("Choose the save folder", str(browse), True, SetSaveDir)
     assert listed() == {"runs"}
 
 
@@ -367,20 +389,20 @@ def pin_two(app):
     press(pygame.K_e)
     app.step()
     app.step()
-    assert app.export_dialog is not None and app.export_dialog.alive
-    app.export_dialog.frames.set_text("3")
+    assert app.dialogs.export is not None and app.dialogs.export.alive
+    app.dialogs.export.frames.set_text("3")
 
 
 def test_export_from_the_dialog_writes_the_video(nets, make_app, folder):
     app = make_app(nets[0])
     pin_two(app)
     output = folder / "saved" / "tiny-2-pins.mp4"
-    assert app.export_dialog.output == output and not output.parent.exists()  # made on Export
-    click(app.export_dialog.start.rect.center)
-    assert app.pump_until(lambda: app.export_status.startswith("done"))
+    assert app.dialogs.export.output == output and not output.parent.exists()  # made on Export
+    click(app.dialogs.export.start.rect.center)
+    assert app.pump_until(lambda: app.sync.export_status.startswith("done"))
     assert output.stat().st_size > 0 and sorted(p.name for p in output.parent.iterdir()) == [output.name]
-    assert app.export_dialog.bar.current_progress == 100
-    status = app.export_dialog.status  # "done: <long path>" elided to fit
+    assert app.dialogs.export.bar.current_progress == 100
+    status = app.dialogs.export.status  # "done: <long path>" elided to fit
     assert status.text.startswith("done: ") and status.text.endswith(output.name)
     assert status.font.get_rect(status.text).width <= status.rect.width
 
@@ -388,7 +410,7 @@ def test_export_from_the_dialog_writes_the_video(nets, make_app, folder):
 def test_gif_at_60_fps_plays_at_50(nets, make_app):
     app = make_app(nets[0])
     pin_two(app)
-    dialog = app.export_dialog
+    dialog = app.dialogs.export
     dialog.format.selected_option, dialog.fps.selected_option = ("GIF", "gif"), ("60", "60")
     dialog.name.set_text("loop.gif")
     assert dialog.settings(app.state.pins).fps == 50
@@ -401,7 +423,7 @@ def test_quitting_during_an_export_asks_first(nets, make_app, folder, monkeypatc
     app = make_app(nets[0])
     pin_two(app)
     entered, release = gate(monkeypatch, explorer.export, "synthesize")
-    click(app.export_dialog.start.rect.center)
+    click(app.dialogs.export.start.rect.center)
     assert app.pump_until(entered.is_set)
     post(pygame.QUIT)
     assert app.step() and "export is running" in app.status.toast
@@ -415,16 +437,16 @@ def test_export_cancel_leaves_no_file_and_the_ui_stays_live(nets, make_app, fold
     pin_two(app)
     folder.joinpath("saved").mkdir()
     entered, release = gate(monkeypatch, explorer.export, "synthesize")
-    click(app.export_dialog.start.rect.center)
+    click(app.dialogs.export.start.rect.center)
     assert app.pump_until(entered.is_set)
     for _ in range(5):  # the worker is stuck in the export, the loop is not
         press(pygame.K_RIGHT)
         assert app.step()
     assert app.state.seed == 6
-    click(app.export_dialog.cancel.rect.center)
+    click(app.dialogs.export.cancel.rect.center)
     app.step()
     release.set()
-    assert app.pump_until(lambda: app.export_status.startswith("cancelled"))
+    assert app.pump_until(lambda: app.sync.export_status.startswith("cancelled"))
     assert list((folder / "saved").iterdir()) == []
     assert not app.renderer.exporting
 
@@ -433,7 +455,7 @@ def test_export_needs_two_pins(nets, make_app):
     app = make_app(nets[0])
     press(pygame.K_e)
     app.step()
-    assert app.export_dialog is None and has_message(app)
+    assert app.dialogs.export is None and has_message(app)
 
 
 def test_dropping_files_opens_them_and_errors_go_to_a_message_window(nets, make_app, folder):
@@ -442,7 +464,7 @@ def test_dropping_files_opens_them_and_errors_go_to_a_message_window(nets, make_
     bad.write_text("hello")
     post(pygame.DROPFILE, file=str(bad))
     assert app.pump_until(lambda: has_message(app))
-    assert app.loading is None and app.state.model.c_dim == 0 and app.running
+    assert app.sync.loading is None and app.state.model.c_dim == 0 and app.running
     post(pygame.DROPFILE, file=str(nets[1]))
     assert app.pump_until(lambda: app.state.model.c_dim == 3)
 
@@ -452,30 +474,30 @@ def test_escape_closes_help_then_dialogs_then_the_large_view_then_quits(nets, ma
     press(pygame.K_RETURN)
     press(pygame.K_g)
     app.step()
-    assert app.text_dialog is not None and app.text_dialog.alive
-    app.text_dialog.entry.set_text("123")
-    post(pygame_gui.UI_TEXT_ENTRY_FINISHED, ui_element=app.text_dialog.entry, text="123")
+    assert app.dialogs.text is not None and app.dialogs.text.alive
+    app.dialogs.text.entry.set_text("123")
+    post(pygame_gui.UI_TEXT_ENTRY_FINISHED, ui_element=app.dialogs.text.entry, text="123")
     app.step()
     assert app.state.seed == 123
     press(pygame.K_F1)
     app.step()
-    assert app.help_open
+    assert app.dialogs.help_open
     for expected in ("help closed", "large", "grid", "quit"):
         if expected == "large":
             press(pygame.K_g)
             app.step()
-            assert app.text_dialog.alive
+            assert app.dialogs.text.alive
         press(pygame.K_ESCAPE)
         app.step()
         if expected == "help closed":
-            assert not app.help_open and app.running
+            assert not app.dialogs.help_open and app.running
     assert not app.running
 
 
 def test_event_storm_raises_nothing_and_the_loop_stays_alive(nets, make_app, folder, monkeypatch):
     app = make_app(nets[0])
     picked = []
-    monkeypatch.setattr(app, "pick_file", lambda *args: picked.append(args))
+    monkeypatch.setattr(app.dialogs, "pick_file", lambda *args: picked.append(args))
     rng = np.random.default_rng(7)
     keys = [pygame.K_LEFT, pygame.K_RIGHT, pygame.K_UP, pygame.K_DOWN, pygame.K_PAGEUP, pygame.K_PAGEDOWN,
             pygame.K_SPACE, pygame.K_RETURN, pygame.K_p, pygame.K_DELETE, pygame.K_s, pygame.K_e, pygame.K_g,
@@ -524,10 +546,10 @@ def test_event_storm_raises_nothing_and_the_loop_stays_alive(nets, make_app, fol
             assert app.step()
             steps += 1
     assert app.step() and app.running and app.renderer._thread.is_alive()
-    assert app.pump_until(lambda: app.state is not None and app.loading is None)
+    assert app.pump_until(lambda: app.state is not None and app.sync.loading is None)
     for window in app.manager.get_window_stack().get_full_stack():
         window.kill()
-    app.help_open = False
+    app.dialogs.help_open = False
     app.state.mode = "large"
     app.state.set_controls(None, psi=-0.33)  # the worker and the loop still answer
     assert app.pump_until(shows(app, app.state.spec()))

@@ -16,14 +16,13 @@ from PIL import Image
 
 from explorer import export
 from explorer.cli import main
-from explorer.export import Exporter, ExportError, ExportSettings, keyframe_of
+from explorer.export import Exporter, ExportError, ExportSettings
 from explorer.state import Pin
 from model.errors import ModelError
 from model.io import load, save_networks
 from model.networks import Generator
-from model.render import render_seed, synthesize
-from model.spec import LatentSpec, Mix
-from model.video import Keyframe, keyframe_ws
+from model.render import render_seed, spec_ws, synthesize
+from model.spec import Edit, LatentSpec, Mix, W
 from tests.model.conformance import G_KWARGS, fill_weights, make_g
 
 
@@ -52,7 +51,7 @@ def step_sizes(frames):
 
 
 def seeds_settings(out, seeds=(1, 5, 9), **kw):
-    keys = [Keyframe(seed=s, psi=0.7 if i == 0 else 1.0) for i, s in enumerate(seeds)]
+    keys = [LatentSpec(s, psi=0.7 if i == 0 else 1.0) for i, s in enumerate(seeds)]
     return ExportSettings(keys, str(out), **{"frames_per_transition": 4, "precision": "exact", **kw})
 
 
@@ -60,9 +59,8 @@ def seeds_settings(out, seeds=(1, 5, 9), **kw):
 # Keyframes
 
 
-def test_pin_recipe_becomes_the_keyframe_the_explorer_shows(G):
-    key = keyframe_of(LatentSpec(seed=3, psi=0.6, mix=Mix(7, 1, 3)))
-    ws = keyframe_ws(G, key)
+def test_a_pin_spec_is_the_keyframe_the_explorer_shows(G):
+    ws = spec_ws(G, LatentSpec(seed=3, psi=0.6, mix=Mix(7, 1, 3)))[0]
     with torch.no_grad():
         own = G.mapping(torch.from_numpy(np.random.RandomState(3).randn(1, 32)).float(), None, truncation_psi=0.6)
         src = G.mapping(torch.from_numpy(np.random.RandomState(7).randn(1, 32)).float(), None, truncation_psi=0.6)
@@ -262,10 +260,8 @@ def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
 
 
 @pytest.mark.parametrize("change,message", [
-    (dict(keyframes=[Keyframe(seed=1)]), "at least 2 keyframes"),
-    (dict(keyframes=[Keyframe(seed=1, w=[[0.0]]), Keyframe(seed=2)]), "exactly one of a seed and a w"),
-    (dict(keyframes=[Keyframe(), Keyframe(seed=2)]), "exactly one of a seed and a w"),
-    (dict(keyframes=[Keyframe(seed=1, cutoff=-1), Keyframe(seed=2)]), "cutoff"),
+    (dict(keyframes=[LatentSpec(1)]), "at least 2 keyframes"),
+    (dict(keyframes=[LatentSpec(1), {"seed": 2}]), "keyframe 2 is a dict, not a LatentSpec"),
     (dict(output="v.avi"), r"must end in \.mp4 or \.gif"),
     (dict(format="gif"), r"does not end in \.gif"),
     (dict(output="v.gif", fps=60), "at most 50 fps"),
@@ -278,15 +274,16 @@ def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
     (dict(precision="magic"), "precision"),
 ])
 def test_bad_settings_are_one_line_errors(change, message):
-    settings = ExportSettings(**{**dict(keyframes=[Keyframe(seed=1), Keyframe(seed=2)], output="v.mp4"), **change})
+    settings = ExportSettings(**{**dict(keyframes=[LatentSpec(1), LatentSpec(2)], output="v.mp4"), **change})
     with pytest.raises(ModelError, match=message) as error:
         Exporter(None, settings)
     assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("keys,message", [
-    ([Keyframe(w=np.zeros([6, 32])), Keyframe(seed=2)], "z-slerp needs seeds"),
-    ([Keyframe(seed=1, mix_w=np.zeros([6, 32]), mix_layers=[0]), Keyframe(seed=2)], "z-slerp needs seeds"),
+    ([LatentSpec(w=W.of(np.zeros([6, 32]))), LatentSpec(2)], "z-slerp needs seeds"),
+    ([LatentSpec(1, mix=Mix(LatentSpec(w=W.of(np.zeros([6, 32]))), 0, 0)), LatentSpec(2)], "z-slerp needs seeds"),
+    ([LatentSpec(1, edits=(Edit("sefa:0", 1.0, 0, 1),)), LatentSpec(2)], "z-slerp needs seeds"),
 ])
 def test_network_dependent_errors_come_from_the_first_step(G, tmp_path, keys, message):
     exporter = Exporter(G, ExportSettings(keys, str(tmp_path / "v.mp4"), interpolation="z-slerp"))
@@ -296,7 +293,7 @@ def test_network_dependent_errors_come_from_the_first_step(G, tmp_path, keys, me
 
 
 def test_wrong_w_shape_is_named(G, tmp_path):
-    keys = [Keyframe(w=np.zeros([5, 32])), Keyframe(seed=2)]
+    keys = [LatentSpec(w=W.of(np.zeros([5, 32]))), LatentSpec(2)]
     with pytest.raises(ModelError, match=r"shape \[5, 32\].*\[6, 32\]"):
         Exporter(G, ExportSettings(keys, str(tmp_path / "v.mp4"))).run()
 
@@ -352,7 +349,7 @@ def test_cli_pins(G, net, tmp_path, monkeypatch):
     frames = iio.imread(out)
     assert frames.shape == (3, 16, 16, 3)
     assert mp4_psnr(frames[0], render_seed(G, 1, 0.7)) > 30
-    mixed = synthesize(G, keyframe_ws(G, Keyframe(seed=5, mix_seed=9, mix_layers=[0, 1]))[None])[0]
+    mixed = synthesize(G, spec_ws(G, LatentSpec(5, mix=Mix(9, 0, 1))))[0]
     assert mp4_psnr(frames[2], mixed) > 30
 
 
@@ -416,4 +413,4 @@ def test_frames_render_at_the_chosen_precision(G, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "synthesize", render)
     Exporter(G, seeds_settings(tmp_path / "v.mp4", precision="bf16")).run()
     assert seen and set(seen) == {"bf16"}
-    assert ExportSettings([Keyframe(seed=1), Keyframe(seed=2)], "v.mp4").precision == "auto"
+    assert ExportSettings([LatentSpec(1), LatentSpec(2)], "v.mp4").precision == "auto"

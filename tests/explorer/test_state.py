@@ -142,3 +142,41 @@ def test_small_models_scale_crisply_and_n_toggles_it():
     assert not big.nearest
     assert big.toggle_nearest() and big.nearest
     assert not big.toggle_nearest() and not big.nearest
+
+
+def test_up_down_and_the_wheel_move_by_rows_in_the_grid_and_by_seeds_in_the_large_view():
+    s = make()
+    s.move_rows(1)
+    s.wheel(1)
+    assert s.seed == 4 and s.page_start == 4  # a row down, then the page a row down with the selection on it
+    s.mode = "large"
+    s.move_rows(1)
+    s.wheel(-1)
+    s.wheel(3)
+    assert s.seed == 7
+
+
+def test_mix_range_ends_stay_in_order_and_a_band_picks_a_source_only_when_mixing_is_off():
+    s = make()
+    s.set_mix_first(4)
+    assert (s.controls.mix_first, s.controls.mix_last) == (4, 4)
+    s.set_mix_last(1)
+    assert (s.controls.mix_first, s.controls.mix_last) == (1, 1)
+    s.go_to(7)
+    assert s.mix_band("fine") == 8  # the next seed
+    assert s.controls.mix_seed == 8 and (s.controls.mix_first, s.controls.mix_last) == (3, 5)
+    assert s.mix_band("coarse") is None and s.controls.mix_seed == 8 and s.controls.mix_last == 2
+    s.go_to(MAX_SEED)
+    s.set_controls(None, mix_seed=None)
+    assert s.mix_band("coarse") == 0  # past the last seed: the first
+
+
+def test_a_pin_as_mix_source_and_a_stale_pin_index_ignored():
+    s = make()
+    s.go_to(6)
+    pin = s.pin()
+    s.go_to(1)
+    s.mix_with_pin(0)
+    assert s.controls.mix_seed == 6 and s.controls.mix_pin == pin
+    s.mix_with_pin(1)
+    assert s.controls.mix_pin == pin and len(s.undo_stack) == 2  # the pin, the source: nothing for index 1

@@ -1,6 +1,5 @@
 """Keyframes and latent paths of interpolation videos (model/video.py) on a tiny network."""
 
-import json
 import weakref
 
 import numpy as np
@@ -8,8 +7,9 @@ import pytest
 import torch
 
 from model import latents
-from model.errors import ModelError
-from model.video import CUBIC_MARGIN, Keyframe, keyframe_ws, latent_path, path_ws, upscale
+from model.render import spec_ws
+from model.spec import LatentSpec, Mix, W
+from model.video import CUBIC_MARGIN, latent_path, path_ws, upscale
 from tests.model.conformance import make_g
 
 
@@ -18,19 +18,9 @@ def G():
     return make_g()
 
 
-def test_keyframe_is_plain_json_and_w_survives_bit_exact():
-    w = np.random.RandomState(0).randn(6, 32).astype(np.float32)
-    key = Keyframe(w=w, psi=0.5, cutoff=2, mix_seed=3, mix_layers=range(0, 2))
-    back = Keyframe.from_dict(json.loads(json.dumps(key.to_dict())))
-    assert back == key
-    assert np.array_equal(np.asarray(back.w, np.float32), w)
-    with pytest.raises(ModelError, match="unknown field 'colour'"):
-        Keyframe.from_dict({"seed": 1, "colour": 2})
-
-
 def test_explicit_w_is_truncated_like_the_mapping(G):
     w = np.random.RandomState(1).randn(6, 32).astype(np.float32)
-    ws = keyframe_ws(G, Keyframe(w=w, psi=0.5, cutoff=2)).numpy()
+    ws = spec_ws(G, LatentSpec(w=W.of(w), psi=0.5, cutoff=2))[0].numpy()
     w_avg = G.mapping.w_avg.numpy()
     np.testing.assert_allclose(ws[:2], w_avg + (w[:2] - w_avg) * 0.5, rtol=1e-6, atol=1e-6)
     assert np.array_equal(ws[2:], w[2:])
@@ -39,14 +29,13 @@ def test_explicit_w_is_truncated_like_the_mapping(G):
 @pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic", "z-slerp"])
 @pytest.mark.parametrize("loop", [False, True])
 def test_path_passes_through_every_keyframe(G, interpolation, loop):
-    keys = [Keyframe(seed=1, psi=0.7), Keyframe(seed=5, psi=0.5, cutoff=3, mix_seed=2, mix_layers=[0, 1]),
-            Keyframe(seed=9, mix_seed=4, mix_layers=[5])]
+    keys = [LatentSpec(1, psi=0.7), LatentSpec(5, psi=0.5, cutoff=3, mix=Mix(2, 0, 1)), LatentSpec(9, mix=Mix(4, 5, 5))]
     path = latent_path(G, keys, interpolation, 5, loop=loop)
     assert path.count == latents.frame_count(3, 5, loop) == (15 if loop else 11)
     ws = path_ws(G, path, 0, path.count)
     assert ws.shape == (path.count, G.num_ws, G.w_dim)
     for i, key in enumerate(keys):
-        expected = keyframe_ws(G, key)
+        expected = spec_ws(G, key)[0]
         if interpolation == "z-slerp":  # mapped in a batch: equal up to float rounding
             torch.testing.assert_close(ws[5 * i], expected, rtol=1e-5, atol=1e-5)
         else:
@@ -61,8 +50,8 @@ def test_path_passes_through_every_keyframe(G, interpolation, loop):
 def test_long_path_keeps_a_window_of_keys_and_gives_the_whole_paths_values(G, interpolation, loop):
     """Memory must not grow with the keyframes: only a window of keys' latents lives at once, yet bit-exact."""
     count = 2 * CUBIC_MARGIN + 12
-    keys = [Keyframe(seed=i, psi=0.5 + i % 3 / 4, cutoff=i % 4 or None, mix_seed=i + 100 if i % 5 == 0 else None,
-                     mix_layers=[1, 2]) for i in range(count)]
+    keys = [LatentSpec(i, psi=0.5 + i % 3 / 4, cutoff=i % 4 or None, mix=Mix(i + 100, 1, 2) if i % 5 == 0 else None)
+            for i in range(count)]
     path = latent_path(G, keys, interpolation, 2, loop=loop)
     whole = {name: np.stack([path.key_values(i)[name] for i in range(count)]) for name in path.methods}
     t = np.arange(path.count) / 2
