@@ -4,11 +4,12 @@ export throughput against the generator alone.
 Frames run as in `App.run` (60 fps pacing that wakes early for results). "Busy": every frame nudges psi, so
 the worker always has a newer image to render; we time the frame interval (target p95 <= 33 ms) and the UI's
 own work per frame. "Latency": with the worker idle, one slider event is posted and frames run until the large
-view shows the new image; compared with one render of the same image timed alone just before, with one torch
-thread and the precision the worker chose (target <= 1.3 x). "Export": G-only = `synthesize` over the path's
-precomputed ws in the same batches; export = every `Exporter.step()` end to end (path, mapping, rendering,
-encoding, finishing, rename), timed chunk by chunk in alternation with G-only (target >= 0.9 x). Random
-weights: speed does not depend on them.
+view shows the new image; compared with one render of the same image timed alone, with one torch thread and the
+precision the worker chose (target <= 1.3 x); for the psi slider and for a direction's strength slider
+(the directions panel, SeFa component 0). "Export": G-only = `synthesize` over the path's precomputed ws in the
+same batches; export = every `Exporter.step()` end to end (path, mapping, rendering, encoding, finishing,
+rename), timed chunk by chunk in alternation with G-only (target >= 0.9 x). Random weights: speed
+does not depend on them.
 
 Usage (from the repo root): python -m benchmarks.explorer [--res 64 256] [--frames 300] [--moves 10]
     [--export-res 64 128] [--export-frames 20]
@@ -33,12 +34,13 @@ import torch  # noqa: E402
 from explorer import export  # noqa: E402
 from explorer.app import FPS, App  # noqa: E402
 from explorer.export import Exporter, ExportSettings  # noqa: E402
+from model.directions import edit_vectors, sefa  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
 from model.render import spec_ws, synthesize  # noqa: E402
 from model.spec import LatentSpec  # noqa: E402
-from model.video import Keyframe, latent_path, path_ws  # noqa: E402
+from model.video import latent_path, path_ws  # noqa: E402
 
 
 def make_generator(res: int) -> Generator:
@@ -62,10 +64,10 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def move(app: App, psi: float) -> None:
-    """What pygame_gui posts when the psi slider is dragged to `psi`."""
-    app.panel.psi.set_current_value(psi, warn=False)
-    pygame.event.post(pygame.event.Event(pygame_gui.UI_HORIZONTAL_SLIDER_MOVED, ui_element=app.panel.psi, value=psi))
+def move(slider, value: float) -> None:
+    """What pygame_gui posts when `slider` is dragged to `value`."""
+    slider.set_current_value(value, warn=False)
+    pygame.event.post(pygame.event.Event(pygame_gui.UI_HORIZONTAL_SLIDER_MOVED, ui_element=slider, value=value))
 
 
 def busy(app: App, frames: int) -> dict:
@@ -75,7 +77,7 @@ def busy(app: App, frames: int) -> dict:
     intervals, work = [], []
     last = time.perf_counter()
     for i in range(frames):
-        move(app, 0.5 + 0.01 * (i % 50))
+        move(app.panel.psi, 0.5 + 0.01 * (i % 50))
         work.append(frame(app))
         now = time.perf_counter()
         intervals.append(now - last)
@@ -90,32 +92,31 @@ def settle(app: App) -> None:
         raise SystemExit("the worker did not settle")
 
 
-def latency(app: App, G, moves: int) -> list[tuple[float, float]]:
+def latency(app: App, G, slider, values: list[float], vectors: dict | None = None) -> list[tuple[float, float]]:
     """(seconds from a posted slider event to the frame showing its image, seconds of the same render alone).
 
     Paired move by move, so load from other processes on a shared host hits both sides alike.
     """
     out = []
-    for i in range(moves):
+    for value in values:
         settle(app)
-        value = round(-0.5 + 0.1 * i, 2)
-        alone = one_render(G, app.state.spec(), value, app.renderer.precision)
+        before = app.state.spec()
         start = time.perf_counter()
-        move(app, value)
+        move(slider, value)
         while True:  # frame() split in two: the image is on screen once the step that drew it returns
             frame_start = time.perf_counter()
             app.step()
-            if app.large.spec is not None and app.large.spec.psi == value:
+            if app.large.spec not in (None, before) and app.large.spec == app.state.spec():
                 break
             app._idle(frame_start + 1 / FPS)
-        out.append((time.perf_counter() - start, alone))
+        out.append((time.perf_counter() - start, one_render(G, app.state.spec(), app.renderer.precision, vectors)))
     return out
 
 
-def one_render(G, spec: LatentSpec, psi: float, precision: str) -> float:
+def one_render(G, spec: LatentSpec, precision: str, vectors: dict | None) -> float:
     """The same image rendered alone on this thread (one torch thread, as in the worker)."""
     start = time.perf_counter()
-    ws = spec_ws(G, dataclasses.replace(spec, psi=psi), torch.device("cpu"))
+    ws = spec_ws(G, spec, torch.device("cpu"), vectors)
     synthesize(G, ws, spec.noise_mode, precision)
     return time.perf_counter() - start
 
@@ -133,11 +134,19 @@ def measure(res: int, frames: int, moves: int, folder: str, threads: int) -> tup
             raise SystemExit("the grid did not render")
         b = busy(app, frames)
         app.state.set_controls(None, psi=1.0)
-        pairs = latency(app, G, moves)
+        pairs = latency(app, G, app.panel.psi, [round(-0.5 + 0.1 * i, 2) for i in range(moves)])
+        if not app.pump_until(lambda: app.state.direction_sets, 120):
+            raise SystemExit("no directions")
+        edits = latency(app, G, app.directions.sliders[0], [round(-2 + 0.3 * i, 1) for i in range(moves)],
+                        edit_vectors(sefa(G)))
     finally:
         app.close()
-    lat, alone = [p[0] for p in pairs], [p[1] for p in pairs]
-    return (res, app.renderer.precision, b, statistics.median(lat), statistics.median(alone),
+    return res, app.renderer.precision, b, medians(pairs), medians(edits)
+
+
+def medians(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(latency, one render, ratio), each the median over the moves."""
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
             statistics.median(a / b for a, b in pairs))
 
 
@@ -178,7 +187,7 @@ def export_rows(resolutions: list[int], frames: int, batch: int, folder: str) ->
     for res in resolutions:
         G = make_generator(res)
         for interp, fmt in [("w-cubic", "mp4"), ("z-slerp", "mp4"), ("w-cubic", "gif")]:
-            keys = [Keyframe(seed=s, psi=0.7) for s in (1, 2, 3)]
+            keys = [LatentSpec(s, psi=0.7) for s in (1, 2, 3)]
             settings = ExportSettings(keys, str(Path(folder) / f"bench.{fmt}"), frames_per_transition=frames, fps=30,
                                       interpolation=interp, loop=True, precision=precision)
             paired_export(G, dataclasses.replace(settings, frames_per_transition=1), batch)  # warm-up
@@ -207,11 +216,13 @@ def main() -> None:
           f"{args.worker_threads} torch thread(s), {args.frames} busy frames, {args.moves} slider moves, "
           f"load {os.getloadavg()[0]:.1f})\n")
     print(f"{'res':>5} {'prec':>5} | {'frame p50':>9} {'frame p95':>9} {'frame max':>9} {'UI work p95':>11} "
-          f"{'renders/s':>9} | {'one render':>10} {'latency':>9} {'ratio':>6}")
-    for res, precision, b, lat, alone, ratio in rows:
-        print(f"{res:>5} {precision:>5} | {b['p50'] * 1e3:>7.1f}ms {b['p95'] * 1e3:>7.1f}ms {b['max'] * 1e3:>7.1f}ms "
-              f"{b['work95'] * 1e3:>9.1f}ms {b['renders'] / b['seconds']:>9.1f} | {alone * 1e3:>8.1f}ms "
-              f"{lat * 1e3:>7.1f}ms {ratio:>5.2f}x")
+          f"{'renders/s':>9} | {'slider':>6} {'one render':>10} {'latency':>9} {'ratio':>6}")
+    for res, precision, b, psi, edit in rows:
+        busy_cols = (f"{b['p50'] * 1e3:>7.1f}ms {b['p95'] * 1e3:>7.1f}ms {b['max'] * 1e3:>7.1f}ms "
+                     f"{b['work95'] * 1e3:>9.1f}ms {b['renders'] / b['seconds']:>9.1f}")
+        for name, (lat, alone, ratio), left in (("psi", psi, f"{res:>5} {precision:>5} | {busy_cols}"),
+                                                ("edit", edit, " " * 66)):
+            print(f"{left} | {name:>6} {alone * 1e3:>8.1f}ms {lat * 1e3:>7.1f}ms {ratio:>5.2f}x")
     print("\nmedians over the moves; ratio = median of latency / one render, paired move by move")
     if exports:
         print(f"\nExport vs G-only (3 keyframes looped, {args.export_frames} frames/transition, batch "

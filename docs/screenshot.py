@@ -44,7 +44,7 @@ def random_network(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("network", nargs="?")
-    parser.add_argument("--view", choices=("grid", "large"), default="grid")
+    parser.add_argument("--view", choices=("grid", "large", "directions"), default="grid")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = parser.parse_args()
     from explorer.assets import DEMO_MODEL
@@ -68,7 +68,14 @@ def main() -> None:
         if name:
             s.rename_pin(len(s.pins) - 1, name)
     s.set_controls(None, psi=0.8)
-    if args.view == "large":
+    if args.view == "directions":  # seed 36 along SeFa component 1 (on the demo model: from a smiley towards a bust)
+        if not app.pump_until(lambda: s.shown_directions() is not None, 300):
+            raise SystemExit("no directions were computed")
+        s.go_to(36)
+        s.edit_band("all")
+        s.set_edit_strength(1, -3.0)
+        s.mode = "large"
+    elif args.view == "large":
         band = s.model.bands[-1]
         s.go_to(12)
         s.set_controls(None, mix_seed=21, mix_first=band.first, mix_last=band.last)

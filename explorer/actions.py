@@ -256,3 +256,68 @@ class ExportBrowse(Action):
 @dataclass(frozen=True)
 class SetExportFolder(Action):
     path: str
+
+
+# -- direction edits (the directions panel) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetEditStrength(Action):
+    """Strength of component k of the shown directions set."""
+
+    k: int
+    value: float
+
+
+@dataclass(frozen=True)
+class SetEditFirst(Action):
+    index: int
+
+
+@dataclass(frozen=True)
+class SetEditLast(Action):
+    index: int
+
+
+@dataclass(frozen=True)
+class EditRange(Action):
+    """A preset w range for the edits: a mixing band's name, or 'all'."""
+
+    band: str
+
+
+@dataclass(frozen=True)
+class ShowDirections(Action):
+    """Which set's sliders the panel shows."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class DirectionsPage(Action):
+    delta: int
+
+
+@dataclass(frozen=True)
+class ResetEdits(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class ComputeGanspace(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class CancelGanspace(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class PromptLoadDirections(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadDirections(Action):
+    path: str

@@ -33,6 +33,7 @@ from .render_sync import RenderSync  # noqa: E402
 from .renderer import Renderer  # noqa: E402
 from .state import Explorer, spec_caption  # noqa: E402
 from .views.controls import ControlsPanel  # noqa: E402
+from .views.directions import DirectionsPanel  # noqa: E402
 from .views.draw import ACCENT, BG, DIM, font, text  # noqa: E402
 from .views.grid import GridView  # noqa: E402
 from .views.help import draw_help  # noqa: E402
@@ -68,6 +69,7 @@ class App:
         self.thumbs = Thumbs()
         self.grid, self.large, self.strip, self.status = GridView(), LargeView(), PinsStrip(), StatusBar()
         self.panel: ControlsPanel | None = None
+        self.directions: DirectionsPanel | None = None
         self.dialogs = Dialogs(self.manager)
         self.sync = RenderSync(self)
         self.running = True
@@ -104,6 +106,7 @@ class App:
             handle(self, event)
         if self.state is not None:
             self.panel.sync(self.state, str(self.save_dir))
+            self.directions.sync(self.state, self.sync.ganspace_progress)
             self.sync.reconcile()
         self.manager.update(min(dt, 0.1))
         now = time.perf_counter()
@@ -147,9 +150,12 @@ class App:
     # -- layout ------------------------------------------------------------------------------------
 
     def rebuild_panel(self) -> None:
-        if self.panel is not None:
-            self.panel.kill()
+        """The panels of a newly opened model."""
+        for panel in (self.panel, self.directions):
+            if panel is not None:
+                panel.kill()
         self.panel = ControlsPanel(self.manager, self.layout.panel, self.state, str(self.save_dir))
+        self.directions = DirectionsPanel(self.manager, self.layout.directions, self.state)
 
     def resize(self, size: tuple[int, int]) -> None:
         size = (max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1]))
@@ -167,6 +173,7 @@ class App:
             self.state.set_grid(self.grid.cols, self.grid.rows)
         if self.panel is not None:
             self.panel.move(self.layout.panel)
+            self.directions.move(self.layout.directions)
 
     # -- drawing -----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pygame_gui.elements import UIWindow
 
 from .actions import Action
 from .state import Pin
-from .views.dialogs import FileDialog, TextDialog, show_message
+from .views.dialogs import NETWORK_SUFFIXES, FileDialog, TextDialog, show_message
 from .views.export_dialog import ExportDialog
 
 MAX_MESSAGES = 3
@@ -35,11 +35,12 @@ class Dialogs:
             self.text.window.kill()
         self.text = TextDialog(self.manager, title, label, initial, then, numbers)
 
-    def pick_file(self, title: str, initial: str, directories: bool, then: Callable[[str], Action]) -> None:
-        """A file (or folder) picker; `then` turns the picked path into an action."""
+    def pick_file(self, title: str, initial: str, directories: bool, then: Callable[[str], Action],
+                  suffixes: tuple[str, ...] = NETWORK_SUFFIXES) -> None:
+        """A file (or folder) picker listing files with `suffixes`; `then` turns the picked path into an action."""
         if self.file is not None and self.file.alive():
             self.file.kill()
-        self.file, self._picked = FileDialog(self.manager, title, initial, directories), then
+        self.file, self._picked = FileDialog(self.manager, title, initial, directories, suffixes), then
 
     def error(self, title: str, message: str) -> None:
         """A message window; a repeat of one still open is not stacked, and at most MAX_MESSAGES stay open."""

@@ -241,11 +241,12 @@ class Exporter:
 
     FINISH_WEIGHT = 0.1  # finishing a GIF costs about a tenth of rendering its frames
 
-    def __init__(self, G, settings: ExportSettings, batch: int = 4):
+    def __init__(self, G, settings: ExportSettings, batch: int = 4, directions: dict | None = None):
+        """`directions` ({direction id: vector}) resolves the keyframes' edits, as `model.render.spec_ws` does."""
         settings.check()
         if not _is_int(batch) or batch < 1:
             raise ModelError(f"bad export: batch must be an integer >= 1, got {batch!r}")
-        self.G, self.settings, self.batch = G, settings, int(batch)
+        self.G, self.settings, self.batch, self.directions = G, settings, int(batch), directions
         self.output = Path(settings.output)
         self.total = settings.frame_count
         self.rendered = 0
@@ -338,7 +339,8 @@ class Exporter:
     def _start(self) -> None:
         """Plan the path (torch), clear temp files a killed export left, then create the temp file and the writer."""
         s = self.settings
-        self._path = latent_path(self.G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop)
+        self._path = latent_path(self.G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop,
+                                 self.directions)
         remove_stale_temps(self.output.parent, older_than=self._started)
         size = self.G.img_resolution * self.settings.scale
         fmt = self.settings.fmt

@@ -365,3 +365,6 @@ def set_export_folder(app: App, a: SetExportFolder) -> None:
     dialog = app.dialogs.export
     if dialog is not None:
         dialog.set_output(str(Path(a.path) / dialog.output.name))
+
+
+from . import edit_handlers  # noqa: E402, F401 - registers the direction-edit handlers in HANDLERS

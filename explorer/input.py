@@ -77,6 +77,7 @@ def handle(app: App, event: pygame.event.Event) -> None:
     consumed = app.manager.process_events(event)
     if app.panel is not None:
         dispatch(app, app.panel.handle(event))
+        dispatch(app, app.directions.handle(event, app.state.edit_page))
     dispatch(app, app.dialogs.handle(event))
     s = app.state
     if event.type == pygame.MOUSEBUTTONUP and s is not None:

@@ -1,6 +1,7 @@
 """Keeps the renderer in step with the state: each frame asks for what the state shows and is not on its way
-(`reconcile`), and each result lands in its view: a model becomes a new `Explorer`, images go to the thumbnails
-or the large view (and to a PNG the user is waiting for), export progress to the dialog, errors to a message.
+(`reconcile`), and each result lands in its view: a model becomes a new `Explorer`, its directions sets go to the
+directions panel, images to the thumbnails or the large view (and to a PNG the user is waiting for), export and
+GANSpace progress to their dialog and panel, errors to a message.
 
 Requests are remembered per channel, so an unchanged state asks for nothing; the renderer keeps only the newest
 request per channel, so a changing one never queues up.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .app import App
 
 EXPORT_ENDS = {"done": "done: {}", "cancelled": "cancelled: nothing was written", "failed": "failed"}
+ERROR_TITLES = {"load": "Could not load the directions", "ganspace": "GANSpace failed"}
 
 
 class RenderSync:
@@ -40,6 +42,7 @@ class RenderSync:
         self.save_pending: LatentSpec | None = None  # S pressed before that image was rendered
         self.saved_pins: tuple = ()
         self.export_status = ""
+        self.ganspace_progress: float | None = None  # None: no GANSpace running
 
     def open(self, path: str | os.PathLike) -> None:
         self.loading = Path(path).name
@@ -94,6 +97,12 @@ class RenderSync:
             self.on_export(result)
         elif result.stamp < self.model_stamp or app.state is None:
             return  # rendered with the previous model
+        elif result.kind == "directions":
+            app.state.add_direction_sets(result.sets, show=result.channel == "load")
+            if result.message:
+                app.dialogs.error("Directions", result.message)
+        elif result.kind == "ganspace":
+            self.on_ganspace(result)
         elif result.kind == "image":
             self.render_ms = result.ms
             if result.stamp > app.large.stamp:
@@ -117,6 +126,7 @@ class RenderSync:
         app.large.clear()
         self.requested.clear()
         self.save_pending = None
+        self.ganspace_progress = None
         app.dialogs.close_export()
         pygame.display.set_caption(f"{info.name} — {TITLE}")
         app.relayout()
@@ -140,7 +150,17 @@ class RenderSync:
             if result.channel == "image":
                 self.requested.pop("image", None)
                 self.save_pending = None
-            error("Render failed", result.message)
+            if result.channel == "ganspace":
+                self.ganspace_progress = None
+            error(ERROR_TITLES.get(result.channel, "Render failed"), result.message)
+
+    def on_ganspace(self, result: Result) -> None:
+        self.ganspace_progress = result.progress if result.state == "running" else None
+        if result.state == "done":
+            self.app.state.add_direction_sets(result.sets, show=True)
+            self.app.status.show(f"GANSpace: {result.sets[0].count} directions", time.monotonic())
+            if result.message:
+                self.app.dialogs.error("Directions", result.message)
 
     def on_export(self, result: Result) -> None:
         end = EXPORT_ENDS.get(result.state)

@@ -3,12 +3,17 @@
 One daemon thread loads the network and owns it on the best device. The UI hands it stamped requests and never
 waits: each channel ('open', 'image', 'grid', 'pins') holds only its newest request, so a burst of slider moves
 collapses into the render in flight plus the last one (latest wins). Grid thumbnails render in small batches and
-an export steps one chunk at a time, so a new interactive request is served after at most one batch or chunk.
+an export steps one chunk at a time, so a new interactive request is served after at most one batch or chunk; GANSpace
+serves one between its sampling batches.
 Results go back to the pygame loop as `RENDER_EVENT`s (pygame.event.post is thread-safe) carrying finished uint8
 arrays, so the UI thread only blits. Stale results are dropped: thumbnails of a superseded request, and anything
 requested before another file was opened (if that file fails to load, the UI asks again). An image of a
 superseded request is still posted, being newer than what is on screen: that keeps a slider drag live when
 renders are slower than mouse moves.
+
+The worker also holds the open model's latent directions as {direction id: vector} for the edits in the specs:
+SeFa, computed on open, plus every set cached for this model id in `<data dir>/directions/` (GANSpace runs and
+loaded files are cached there), so a pinned edit renders again after a restart. The UI only sees `DirectionSet`s.
 
 torch uses one thread here (measured on 2 cores: a second torch thread made renders at most 20% faster but made
 the UI drop 4-12% of its frames), so the UI loop keeps a core.
@@ -29,23 +34,32 @@ import torch
 import torch.nn.functional as F
 
 from model import fast, latents
+from model.directions import Directions, check_model, edit_vectors, ganspace, load_directions, save_directions, sefa
 from model.errors import ModelError
 from model.io import load
 from model.render import pick_device, spec_ws, synthesize
 from model.spec import LatentSpec, check_precision
 
 from .export import Exporter, ExportSettings
-from .state import Band, ModelInfo
+from .pins import data_dir
+from .state import Band, DirectionSet, ModelInfo
 
 RENDER_EVENT = pygame.event.custom_type()
-PRIORITY = ("open", "image", "pins", "grid")  # 'export' steps run when none of these is waiting
+PRIORITY = ("open", "load", "image", "pins", "grid", "ganspace")  # 'export' steps run when none of these is waiting
+INTERACTIVE = ("image", "pins", "grid")  # what GANSpace lets through between its batches
+NAMES = {"sefa": "SeFa", "ganspace": "GANSpace"}
+UNITS = {"sefa": "w", "ganspace": "σ"}
+
+
+class _Cancelled(Exception):
+    pass
 
 
 @dataclass
 class Result:
     """What one RENDER_EVENT carries (`event.result`)."""
 
-    kind: str  # 'model', 'image', 'thumbs', 'export' or 'error'
+    kind: str  # 'model', 'directions', 'image', 'thumbs', 'export', 'ganspace' or 'error'
     stamp: int
     channel: str = ""
     specs: list[LatentSpec] = field(default_factory=list)
@@ -54,8 +68,9 @@ class Result:
     info: ModelInfo | None = None
     message: str = ""
     progress: float = 0.0
-    state: str = ""  # export: running, done, cancelled, failed
+    state: str = ""  # export and ganspace: running, done, cancelled, failed
     output: str = ""
+    sets: list[DirectionSet] = field(default_factory=list)  # 'directions' and a finished 'ganspace'
 
 
 @dataclass
@@ -72,6 +87,11 @@ def model_info(G, name: str, model_id: str, device: str, path: str = "") -> Mode
     bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, res)) for n, r in latents.layer_ranges(res).items())
     labels = tuple(f"{latents.resolution_of_w_index(i, res)}²" for i in range(G.num_ws))
     return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
+
+
+def directions_path(model_id: str, d: Directions) -> Path:
+    """Where a set of this model's directions is cached: found again on open by the model id."""
+    return data_dir() / "directions" / f"{model_id}-{d.method}-{d.digest}.npz"
 
 
 def shrink(images: np.ndarray, size: int) -> np.ndarray:
@@ -106,6 +126,11 @@ class Renderer:
         self.export_batch = export_batch
         self.event_type = event_type
         self.G = None
+        self.model_id = ""
+        self.vectors: dict[str, np.ndarray] = {}  # the open model's directions; the worker rebinds, never mutates
+        self.ganspace_samples = 100_000  # `sgx directions --method ganspace`'s default: the same file and ids
+        self.ganspace_batch = 1000
+        self._ganspace_cancel = threading.Event()
         self.images_rendered = 0  # counts every image the network produced (tests, benchmark)
         self._stamps = itertools.count(1)
         self._cond = threading.Condition()
@@ -123,9 +148,10 @@ class Renderer:
         """Load a network file; posts a 'model' result, or an 'error' and the old model stays."""
         stamp = self._submit(_Request(0, "open", path=str(path)))
         with self._cond:
-            for channel in ("image", "pins", "grid"):
+            for channel in ("load", "image", "pins", "grid", "ganspace"):
                 self._pending.pop(channel, None)
         self.cancel_export()
+        self.cancel_ganspace()
         return stamp
 
     def render(self, spec: LatentSpec) -> int:
@@ -136,6 +162,19 @@ class Renderer:
         """RGB thumbnails, at least `size` px, posted batch by batch; replaces the channel's unfinished request."""
         return self._submit(_Request(0, channel, list(specs), size=size))
 
+    def compute_ganspace(self) -> int:
+        """GANSpace of the open model, in batches between renders; 'ganspace' results report progress, then the
+        new set (also cached on disk)."""
+        self._ganspace_cancel.clear()
+        return self._submit(_Request(0, "ganspace"))
+
+    def cancel_ganspace(self) -> None:
+        self._ganspace_cancel.set()
+
+    def load_directions(self, path: str | Path) -> int:
+        """A directions file of the open model; posts a 'directions' result, or an 'error'."""
+        return self._submit(_Request(0, "load", path=str(path)))
+
     def export(self, settings: ExportSettings) -> int:
         """Start a video export with the current model; its progress comes as 'export' results."""
         with self._cond:
@@ -144,7 +183,7 @@ class Renderer:
             if self.G is None:
                 raise ModelError("no model is open")
             settings = replace(settings, precision=self.precision)  # frames match what the view shows
-            self._export = Exporter(self.G, settings, batch=self.export_batch)
+            self._export = Exporter(self.G, settings, batch=self.export_batch, directions=self.vectors)
             self._export_stamp = next(self._stamps)
             self._cond.notify()
             return self._export_stamp
@@ -163,6 +202,7 @@ class Renderer:
 
     def close(self, timeout: float = 10.0) -> None:
         self.cancel_export()
+        self.cancel_ganspace()
         with self._cond:
             self._closing = True
             self._cond.notify()
@@ -195,24 +235,29 @@ class Renderer:
                     self._cond.wait()
                 if self._closing:
                     break
-                channel = next((c for c in PRIORITY if c in self._pending), None)
-                request = self._pending.pop(channel) if channel else None
-            try:
-                if request is None:
-                    self._step_export()
-                elif request.channel == "open":
-                    self._open(request)
-                elif request.channel == "image":
-                    self._image(request)
-                else:
-                    self._thumbs(request)
-            except Exception as e:  # noqa: BLE001 - the worker must survive anything and say what happened
-                stamp = request.stamp if request else self._export_stamp
-                if not isinstance(e, ModelError | OSError):
-                    traceback.print_exc()
-                self._post(Result("error", stamp, request.channel if request else "export", message=_one_line(e)))
+                request = self._take(PRIORITY)
+            self._serve(request)
         if self._export is not None:
             self._export.cancel()
+
+    def _take(self, channels: tuple[str, ...]) -> _Request | None:
+        """Pop the first pending request of `channels` (caller holds the lock)."""
+        channel = next((c for c in channels if c in self._pending), None)
+        return self._pending.pop(channel) if channel else None
+
+    def _serve(self, request: _Request | None) -> None:
+        """Run one request (None: an export step); any failure becomes an 'error' result."""
+        try:
+            if request is None:
+                self._step_export()
+            else:
+                jobs = {"open": self._open, "load": self._load, "image": self._image, "ganspace": self._ganspace}
+                jobs.get(request.channel, self._thumbs)(request)
+        except Exception as e:  # noqa: BLE001 - the worker must survive anything and say what happened
+            stamp = request.stamp if request else self._export_stamp
+            if not isinstance(e, ModelError | OSError):
+                traceback.print_exc()
+            self._post(Result("error", stamp, request.channel if request else "export", message=_one_line(e)))
 
     def _open(self, request: _Request) -> None:
         model = load(request.path)
@@ -221,15 +266,67 @@ class Renderer:
         with self._cond:
             if self._latest.get("open") != request.stamp:
                 return  # another file was dropped meanwhile
-            self.G = G
+            self.G, self.model_id, self.vectors = G, model.model_id, {}
         self._post(Result("model", request.stamp, "open", info=info, message="; ".join(model.warnings)))
+        sets, problems = [self._add(sefa(G), "SeFa")], []
+        for path in sorted((data_dir() / "directions").glob(f"{model.model_id}-*.npz")):
+            try:
+                found = load_directions(path)
+                check_model(found, model.model_id, path.name)
+                sets.append(self._add(found, NAMES[found.method]))
+            except ModelError as e:
+                problems.append(str(e))
+        self._post(Result("directions", request.stamp, "open", sets=sets, message="; ".join(problems)))
+
+    def _load(self, request: _Request) -> None:
+        found = load_directions(request.path)
+        check_model(found, self.model_id, Path(request.path).name)
+        if self._superseded_model(request):
+            return
+        self._post(Result("directions", request.stamp, "load", sets=[self._add(found, Path(request.path).name)],
+                          message=self._cache(found)))
+
+    def _ganspace(self, request: _Request) -> None:
+        G, samples = self.G, self.ganspace_samples
+
+        def progress(done: int) -> None:
+            if self._ganspace_cancel.is_set() or self._superseded_model(request):
+                raise _Cancelled
+            self._post(Result("ganspace", request.stamp, "ganspace", progress=done / samples, state="running"))
+            with self._cond:
+                waiting = self._take(INTERACTIVE)
+            if waiting is not None:
+                self._serve(waiting)
+
+        try:
+            found = ganspace(G, samples, batch=self.ganspace_batch, progress=progress)
+        except _Cancelled:
+            self._post(Result("ganspace", request.stamp, "ganspace", state="cancelled"))
+            return
+        self._post(Result("ganspace", request.stamp, "ganspace", progress=1.0, state="done",
+                          sets=[self._add(found, "GANSpace")], message=self._cache(found)))
+
+    def _cache(self, found: Directions) -> str:
+        """Save a set where the next open finds it; a failure is only a warning: the set works until quit."""
+        path = directions_path(self.model_id, found)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_directions(path, found)
+        except OSError as e:
+            return f"could not keep the directions for next time ({e}): edits along them will not render then"
+        return ""
+
+    def _add(self, found: Directions, name: str) -> DirectionSet:
+        """Hold a set's vectors for rendering (rebinding: an export may be reading the old dict)."""
+        self.vectors = {**self.vectors, **edit_vectors(found)}
+        return DirectionSet(found.id(0).rsplit(":", 1)[0], name, len(found.directions), UNITS[found.method])
 
     def _image(self, request: _Request) -> None:
         G = self.G
         if G is None or self._superseded_model(request):
             return
         start = time.perf_counter()
-        ws = spec_ws(G, request.specs[0], self.device)
+        ws = spec_ws(G, request.specs[0], self.device, self.vectors)
         image = self._synthesize(G, ws, request.specs[0].noise_mode, self.precision)[0]
         self.images_rendered += 1
         ms = (time.perf_counter() - start) * 1000
@@ -245,7 +342,7 @@ class Renderer:
         images = []
         for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
             group = [r for r in batch if r.noise_mode == noise_mode]
-            ws = torch.cat([spec_ws(G, r, self.device) for r in group])
+            ws = torch.cat([spec_ws(G, r, self.device, self.vectors) for r in group])
             frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision))
             images += zip(group, shrink(frames, request.size), strict=True)
         self.images_rendered += len(batch)

@@ -10,10 +10,12 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 
-from model.spec import MAX_SEED, PSI_RANGE, LatentSpec, Mix, W
+from model.spec import MAX_SEED, PSI_RANGE, Edit, LatentSpec, Mix, W
 
 UNDO_LIMIT = 200
 CRISP_MAX_RESOLUTION = 128  # models up to this size are upscaled a lot in the large view: nearest-neighbour there
+STRENGTH_RANGE = (-5.0, 5.0)  # the edit sliders: w units for SeFa, σ for GANSpace
+EDITS_PER_PAGE = 8
 
 
 def spec_caption(spec: LatentSpec, index_labels: tuple[str, ...] = ()) -> str:
@@ -68,6 +70,19 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class DirectionSet:
+    """Directions the renderer holds vectors for, as the UI sees them: component k is `Edit.direction` `id(k)`."""
+
+    prefix: str  # '<method>-<digest>', model/directions.py's id without ':k'
+    name: str  # 'SeFa', 'GANSpace' or the loaded file's name
+    count: int
+    unit: str  # what strength 1 moves: 'w' (SeFa, a unit vector) or 'σ' (GANSpace)
+
+    def id(self, k: int) -> str:
+        return f"{self.prefix}:{k}"
+
+
+@dataclass(frozen=True)
 class Pin:
     name: str
     spec: LatentSpec
@@ -85,6 +100,9 @@ class Controls:
     mix_first: int = 0
     mix_last: int = 0
     mix_pin: Pin | None = None  # the pin picked as source, named in the picker; kept only while mix_seed is its seed
+    edits: tuple[tuple[str, float], ...] = ()  # (direction id, strength), nonzero only: zero is no edit at all
+    edit_first: int = 0  # the w indices every edit moves
+    edit_last: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,9 @@ class Explorer:
     pins: list[Pin] = field(default_factory=list)
     undo_stack: list[Snapshot] = field(default_factory=list)
     undo_tag: str | None = None
+    direction_sets: list[DirectionSet] = field(default_factory=list)  # what the directions panel offers
+    shown_set: int = 0  # the set whose sliders the panel shows
+    edit_page: int = 0  # its first slider is component edit_page * EDITS_PER_PAGE
     nearest: bool = field(init=False)  # large view scaling: crisp pixels (True) or smooth
 
     def __post_init__(self) -> None:
@@ -126,6 +147,8 @@ class Explorer:
         if self.controls.mix_first == self.controls.mix_last == 0 and self.model.bands:
             band = self.model.bands[0]
             self.controls = replace(self.controls, mix_first=band.first, mix_last=band.last)
+        if self.controls.edit_first == self.controls.edit_last == 0:
+            self.controls = replace(self.controls, edit_last=self.model.num_ws - 1)
 
     # -- what to render ------------------------------------------------------------------------------
 
@@ -135,7 +158,9 @@ class Explorer:
         mix = Mix(c.mix_seed, c.mix_first, c.mix_last) if c.mix_seed is not None else None
         w = self.w if seed is None else None
         base = dict(w=w) if w is not None else dict(seed=self.seed if seed is None else seed)
-        return LatentSpec(**base, psi=c.psi, cutoff=c.cutoff, class_idx=c.class_idx, noise_mode=c.noise_mode, mix=mix)
+        edits = tuple(Edit(d, strength, c.edit_first, c.edit_last) for d, strength in c.edits)
+        return LatentSpec(**base, psi=c.psi, cutoff=c.cutoff, class_idx=c.class_idx, noise_mode=c.noise_mode, mix=mix,
+                          edits=edits)
 
     @property
     def page_size(self) -> int:
@@ -212,14 +237,18 @@ class Explorer:
         new = replace(new, psi=round(min(max(new.psi, PSI_RANGE[0]), PSI_RANGE[1]), 2))
         if new.cutoff is not None and not 0 <= new.cutoff < self.model.num_ws:
             new = replace(new, cutoff=None)
-        first, last = sorted((min(max(new.mix_first, 0), self.model.num_ws - 1),
-                              min(max(new.mix_last, 0), self.model.num_ws - 1)))
-        new = _pin_source(replace(new, mix_first=first, mix_last=last))
+        first, last = self._w_range(new.mix_first, new.mix_last)
+        edit_first, edit_last = self._w_range(new.edit_first, new.edit_last)
+        new = _pin_source(replace(new, mix_first=first, mix_last=last, edit_first=edit_first, edit_last=edit_last))
         if new == self.controls:
             return False
         self._remember(tag)
         self.controls = new
         return True
+
+    def _w_range(self, first: int, last: int) -> tuple[int, int]:
+        top = self.model.num_ws - 1
+        return tuple(sorted((min(max(first, 0), top), min(max(last, 0), top))))
 
     def set_mix_first(self, index: int) -> None:
         """The first w index taken from the source; the last one follows so the range stays in order."""
@@ -241,6 +270,60 @@ class Explorer:
         if index < len(self.pins):
             pin = self.pins[index]
             self.set_controls(None, mix_seed=pin.spec.seed, mix_pin=pin)
+
+    # -- direction edits (the strengths and range are controls: undoable, pinned, in the spec) -------------
+
+    def add_direction_sets(self, sets: list[DirectionSet], show: bool = False) -> None:
+        """New sets for the panel (a set already there is not repeated); `show` shows the first of them."""
+        for d in sets:
+            if all(d.prefix != known.prefix for known in self.direction_sets):
+                self.direction_sets.append(d)
+        if show and sets:
+            self.show_set([d.prefix for d in self.direction_sets].index(sets[0].prefix))
+
+    def shown_directions(self) -> DirectionSet | None:
+        return self.direction_sets[self.shown_set] if self.shown_set < len(self.direction_sets) else None
+
+    def show_set(self, index: int) -> None:
+        """Show another set's sliders; edits along the other sets stay."""
+        if 0 <= index < len(self.direction_sets):
+            self.shown_set, self.edit_page = index, 0
+
+    def page_directions(self, delta: int) -> None:
+        d = self.shown_directions()
+        pages = math.ceil(d.count / EDITS_PER_PAGE) if d else 1
+        self.edit_page = min(max(self.edit_page + delta, 0), pages - 1)
+
+    def edit_strength(self, k: int) -> float:
+        d = self.shown_directions()
+        return dict(self.controls.edits).get(d.id(k), 0.0) if d else 0.0
+
+    def set_edit_strength(self, k: int, value: float) -> None:
+        """Component k of the shown set; a drag on one slider is one undo step, and 0 removes the edit."""
+        d = self.shown_directions()
+        if d is None or not 0 <= k < d.count:
+            return
+        edits = dict(self.controls.edits)
+        value = round(min(max(value, STRENGTH_RANGE[0]), STRENGTH_RANGE[1]), 1)
+        if value:
+            edits[d.id(k)] = value
+        else:
+            edits.pop(d.id(k), None)
+        self.set_controls(f"edit {d.id(k)}", edits=tuple(edits.items()))
+
+    def set_edit_first(self, index: int) -> None:
+        self.set_controls("edit_first", edit_first=index, edit_last=max(self.controls.edit_last, index))
+
+    def set_edit_last(self, index: int) -> None:
+        self.set_controls("edit_last", edit_last=index, edit_first=min(self.controls.edit_first, index))
+
+    def edit_band(self, name: str) -> None:
+        """A preset range for the edits: a mixing band's w indices, or 'all'."""
+        band = next((b for b in self.model.bands if b.name == name), Band("all", 0, self.model.num_ws - 1, ""))
+        self.set_controls(None, edit_first=band.first, edit_last=band.last)
+
+    def reset_edits(self) -> bool:
+        return self.set_controls(None, edits=())
 
     def toggle_nearest(self) -> bool:
         """N: crisp nearest-neighbour or smooth scaling in the large view; returns the new setting."""
@@ -284,12 +367,13 @@ class Explorer:
             self.pins.insert(to, self.pins.pop(index))
 
     def recall(self, index: int) -> None:
-        """Show a pin: its seed or w and all its settings (a pin without mixing keeps the current layer range)."""
-        r = self.pins[index].spec
-        mix = r.mix
+        """Show a pin: its seed or w and all its settings (a pin without mixing or edits keeps the current ranges)."""
+        r, c = self.pins[index].spec, self.controls
+        mix, edit = r.mix, r.edits[0] if r.edits else None
         new = _pin_source(Controls(r.psi, r.cutoff, r.class_idx, r.noise_mode, mix.seed if mix else None,
-                                   mix.first if mix else self.controls.mix_first,
-                                   mix.last if mix else self.controls.mix_last, self.controls.mix_pin))
+                                   mix.first if mix else c.mix_first, mix.last if mix else c.mix_last, c.mix_pin,
+                                   tuple((e.direction, e.strength) for e in r.edits),
+                                   edit.first if edit else c.edit_first, edit.last if edit else c.edit_last))
         if new != self.controls or r.seed != self.seed or r.w != self.w:
             self._remember(None)
             self.controls = new

@@ -58,9 +58,15 @@ class Directions:
 
     @property
     def digest(self) -> str:
+        """12 hex digits naming the set. SeFa is a function of the weights and its layers, so those name it: a
+        recomputation that rounds differently (another BLAS, thread count) keeps its ids. GANSpace is sampled,
+        so its content names it."""
         h = hashlib.sha256(f"{self.method}\n{self.model_id}\n".encode())
-        h.update(self.directions.astype("<f4").tobytes())
-        h.update(self.values.astype("<f8").tobytes())
+        if self.method == "sefa":
+            h.update(repr(tuple(int(i) for i in self.layers)).encode())
+        else:
+            h.update(self.directions.astype("<f4").tobytes())
+            h.update(self.values.astype("<f8").tobytes())
         return h.hexdigest()[:12]
 
     def id(self, k: int) -> str:
@@ -116,7 +122,7 @@ def sefa(G, layers: Sequence[int] | None = None, num: int | None = None) -> Dire
     a = np.concatenate([conv.affine.weight.detach().cpu().double().numpy() for _, conv in convs])
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     a = a / np.where(norms > 0, norms, 1)  # an all-zero row adds nothing either way
-    values, vectors = np.linalg.eigh(a.T @ a)
+    values, vectors = _eigh(a.T @ a)
     return _finish("sefa", values, vectors, num, G, layers=tuple(i for i, _ in convs))
 
 
@@ -145,8 +151,15 @@ def ganspace(G, samples: int = 100_000, num: int | None = None, seed: int = 0, c
         count = total
         if progress is not None:
             progress(count)
-    values, vectors = np.linalg.eigh(scatter / (samples - 1))
+    values, vectors = _eigh(scatter / (samples - 1))
     return _finish("ganspace", values, vectors, num, G, samples=samples, seed=seed, class_idx=class_idx)
+
+
+def _eigh(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric eigen-decomposition in float64 through torch, which keeps to torch's thread count: numpy's BLAS
+    starts threads of its own and, beside the explorer's render loop on two cores, ran 30x slower."""
+    values, vectors = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(m)))
+    return values.numpy(), vectors.numpy()
 
 
 def _check_num(num: int | None, w_dim: int) -> None:

@@ -61,13 +61,25 @@ class LatentPath:
         if whole:
             first, last = 0, self.num_keys - 1
         keys = self._keys([i % self.num_keys for i in range(first, last + 1)])
-        return {name: latents.path_at(keys[name], t - first, method, self.easing, self.loop and whole)
+        return {name: _path_at(keys[name], t - first, method, self.easing, self.loop and whole)
                 for name, method in self.methods.items()}
 
     def _keys(self, indices: list[int]) -> dict[str, np.ndarray]:
         """Values [len(indices), ...] per quantity; keys computed for the last window are reused, older dropped."""
         self._window = {i: self._window[i] if i in self._window else self.key_values(i) for i in indices}
         return {name: np.stack([self._window[i][name] for i in indices]) for name in self.methods}
+
+
+def _path_at(keys: np.ndarray, t: np.ndarray, method: str, easing: str, loop: bool) -> np.ndarray:
+    """latents.path_at one w row at a time.
+
+    The heap keeps what is freed (model/fast.py tune_allocator), so its size follows the biggest temporaries:
+    a whole cubic window's float64 copies were [keys, num_ws * w_dim], +22 MB at 1000 keys; a row's are
+    num_ws times smaller. Keys copied out of torch's buffers (latent_path) saved another 12 MB.
+    """
+    if keys.ndim < 3:
+        return latents.path_at(keys, t, method, easing, loop)
+    return np.stack([latents.path_at(keys[:, row], t, method, easing, loop) for row in range(keys.shape[1])], axis=1)
 
 
 def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transition: int, easing: str = "linear",
@@ -83,7 +95,7 @@ def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transi
     common = dict(num_keys=len(keys), frames_per_transition=frames_per_transition, easing=easing, loop=loop)
     if method != "slerp":
         def w_values(i: int) -> dict[str, np.ndarray]:
-            return {"w": spec_ws(G, keys[i], directions=directions)[0].cpu().numpy()}
+            return {"w": spec_ws(G, keys[i], directions=directions)[0].cpu().numpy().copy()}  # see _path_at
 
         path = LatentPath(w_values, {"w": method}, **common)
     else:

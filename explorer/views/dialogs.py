@@ -14,6 +14,7 @@ from pygame_gui.windows import UIFileDialog, UIMessageWindow
 from ..actions import Action
 
 NETWORK_SUFFIXES = (".pkl", ".safetensors")
+DIRECTIONS_SUFFIXES = (".npz",)
 
 
 def centred(manager: pygame_gui.UIManager, w: int, h: int) -> Rect:
@@ -62,12 +63,13 @@ class TextDialog:
 
 
 class FileDialog(UIFileDialog):
-    """pygame_gui's file dialog listing only what can be picked here: folders and, when picking a file, network
-    files; hidden entries stay hidden. A "show all files" box lists everything."""
+    """pygame_gui's file dialog listing only what can be picked here: folders and, when picking a file, files with
+    `suffixes`; hidden entries stay hidden. A "show all files" box lists everything."""
 
-    def __init__(self, manager: pygame_gui.UIManager, title: str, initial: str, directories: bool):
+    def __init__(self, manager: pygame_gui.UIManager, title: str, initial: str, directories: bool,
+                 suffixes: tuple[str, ...] = NETWORK_SUFFIXES):
         self.show_all = False
-        self.suffixes = set() if directories else set(NETWORK_SUFFIXES)
+        self.suffixes = set() if directories else set(suffixes)
         super().__init__(centred(manager, 560, 440), manager, window_title=title, initial_file_path=initial,
                          allowed_suffixes=self.suffixes, allow_existing_files_only=not directories,
                          allow_picking_directories=directories, always_on_top=True)

@@ -21,7 +21,8 @@ KEYS = (
     ("S", "save the current image as a PNG that records how to render it again"),
     ("E", "export a video through the pins"),
     ("O, drop a file", "open a network file"),
-    ("Ctrl+Z, Cmd+Z", "undo (sliders, pins)"),
+    ("directions panel", "move along SeFa / GANSpace directions over a w range; P pins the edited image"),
+    ("Ctrl+Z, Cmd+Z", "undo (sliders, edits, pins)"),
     ("F1, H", "this help"),
     ("Esc", "back / close / quit"),
 )

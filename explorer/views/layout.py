@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pygame import Rect
 
 PANEL_WIDTH = 304
+DIRECTIONS_WIDTH = 264
 STATUS_HEIGHT = 28
 PINS_HEIGHT = 124
 MIN_SIZE = (960, 660)
@@ -16,6 +17,7 @@ MIN_SIZE = (960, 660)
 class Layout:
     main: Rect  # the seed grid or the large view
     panel: Rect  # controls, right
+    directions: Rect  # the directions panel, left of the controls
     pins: Rect  # the pins strip, under the main area
     status: Rect  # the bottom line
 
@@ -26,7 +28,9 @@ def layout(size: tuple[int, int]) -> Layout:
     status = Rect(0, h - STATUS_HEIGHT, w, STATUS_HEIGHT)
     body_h = max(status.top, 0)
     pins_h = min(PINS_HEIGHT, body_h // 3)
+    dirs_w = min(DIRECTIONS_WIDTH, (w - panel_w) // 3)
     panel = Rect(w - panel_w, 0, panel_w, body_h)
-    main = Rect(0, 0, w - panel_w, body_h - pins_h)
-    pins = Rect(0, main.bottom, w - panel_w, pins_h)
-    return Layout(main, panel, pins, status)
+    directions = Rect(panel.left - dirs_w, 0, dirs_w, body_h)
+    main = Rect(0, 0, directions.left, body_h - pins_h)
+    pins = Rect(0, main.bottom, directions.left, pins_h)
+    return Layout(main, panel, directions, pins, status)

@@ -15,6 +15,7 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from explorer.pins import ENV_VAR  # noqa: E402
 from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
@@ -32,7 +33,8 @@ def net(tmp_path_factory):
 
 
 @pytest.fixture
-def renderer(net):
+def renderer(net, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "data"))  # where directions are cached
     pygame.init()
     pygame.event.clear()
     r = Renderer("cpu", "exact")
@@ -67,9 +69,11 @@ def gate(renderer):
 
 
 def open_model(renderer, net):
+    """Open and wait for the model and its directions (SeFa, computed on open)."""
     stamp = renderer.open(net)
-    [result] = results(lambda got: got)
+    result, directions = results(lambda got: len(got) == 2)
     assert result.kind == "model" and result.stamp == stamp
+    assert directions.kind == "directions" and directions.sets[0].name == "SeFa"
     return result.info
 
 

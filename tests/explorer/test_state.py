@@ -2,8 +2,8 @@
 
 import pytest
 
-from explorer.state import Band, Explorer, ModelInfo, spec_caption
-from model.spec import MAX_SEED, LatentSpec, Mix
+from explorer.state import Band, DirectionSet, Explorer, ModelInfo, spec_caption
+from model.spec import MAX_SEED, Edit, LatentSpec, Mix
 
 INFO = ModelInfo("tiny", "ab" * 32, 16, 3, 6, 0, "cpu", (Band("coarse", 0, 2, "4²–8²"), Band("fine", 3, 5, "16²")),
                  ("4²", "8²", "8²", "16²", "16²", "16²"))
@@ -180,3 +180,58 @@ def test_a_pin_as_mix_source_and_a_stale_pin_index_ignored():
     assert s.controls.mix_seed == 6 and s.controls.mix_pin == pin
     s.mix_with_pin(1)
     assert s.controls.mix_pin == pin and len(s.undo_stack) == 2  # the pin, the source: nothing for index 1
+
+
+SEFA = DirectionSet("sefa-0123456789ab", "SeFa", 20, "w")
+GANSPACE = DirectionSet("ganspace-0123456789ab", "GANSpace", 5, "σ")
+
+
+def test_edit_sliders_make_edits_in_the_spec_and_zero_is_no_edit():
+    s = make()
+    s.add_direction_sets([SEFA, GANSPACE, SEFA])  # a set already there is not repeated
+    assert s.direction_sets == [SEFA, GANSPACE] and s.shown_directions() == SEFA
+    assert s.controls.edit_first == 0 and s.controls.edit_last == 5  # every w index by default
+    s.set_edit_strength(3, 1.26)
+    s.set_edit_strength(3, 2.5)  # the same drag: one undo step
+    s.end_drag()
+    s.show_set(1)
+    s.set_edit_strength(0, -9)  # clamped to the slider's range
+    assert s.spec() == LatentSpec(0, edits=(Edit("sefa-0123456789ab:3", 2.5, 0, 5),
+                                            Edit("ganspace-0123456789ab:0", -5.0, 0, 5)))
+    assert s.edit_strength(0) == -5.0 and s.edit_strength(3) == 0.0  # the shown set's component 3 is untouched
+    s.edit_band("fine")
+    assert {(e.first, e.last) for e in s.spec().edits} == {(3, 5)}
+    s.set_edit_strength(0, 0.04)  # rounds to 0: the edit goes, and the spec is the plain seed's again
+    s.show_set(0)
+    s.set_edit_strength(3, 0)
+    assert s.spec() == LatentSpec(0) and not s.reset_edits()
+    for _ in range(3):  # the two zeroings and the range preset
+        assert s.undo()
+    assert s.spec().edits == (Edit("sefa-0123456789ab:3", 2.5, 0, 5), Edit("ganspace-0123456789ab:0", -5.0, 0, 5))
+    assert s.undo() and s.undo() and s.spec() == LatentSpec(0)
+
+
+def test_directions_pages_stay_within_the_shown_set():
+    s = make()
+    s.add_direction_sets([SEFA])
+    s.page_directions(1)
+    s.set_edit_strength(9, 1.0)
+    s.page_directions(5)
+    assert s.edit_page == 2  # 20 components: pages 0..2
+    s.add_direction_sets([GANSPACE], show=True)
+    assert s.shown_set == 1 and s.edit_page == 0
+    s.set_edit_strength(7, 1.0)  # GANSpace has 5 components: ignored
+    assert [e.direction for e in s.spec().edits] == ["sefa-0123456789ab:9"]
+
+
+def test_recalling_a_pin_restores_its_edits_and_range():
+    s = make()
+    s.add_direction_sets([SEFA])
+    s.edit_band("coarse")
+    s.set_edit_strength(1, 1.5)
+    s.pin()
+    s.reset_edits()
+    s.edit_band("all")
+    s.recall(0)
+    assert s.spec() == s.pins[0].spec and s.controls.edit_first == 0 and s.controls.edit_last == 2
+    assert s.current_pin_index() == 0

@@ -1,5 +1,7 @@
 """SeFa and GANSpace against plain numpy, the directions file, and edits through spec_ws."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -196,3 +198,11 @@ def test_files_that_are_not_directions_files(g, tmp_path, monkeypatch):
     monkeypatch.setattr(dirs, "MAX_FILE_BYTES", 1000)
     with pytest.raises(ModelError, match="larger than"):
         dirs.load_directions(tmp_path / "good.npz")
+
+
+def test_sefa_ids_survive_a_recomputation_that_rounds_differently(g):
+    """The explorer recomputes SeFa on open (one thread) and `sgx video --pins` again (two): same ids either way."""
+    found = dirs.sefa(g)
+    nudged = dataclasses.replace(found, directions=found.directions + np.float32(1e-7), values=found.values * 1.001)
+    assert nudged.id(3) == found.id(3)
+    assert dirs.sefa(g, layers=[0, 1]).id(3) != found.id(3)  # other layers, another set
