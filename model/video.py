@@ -71,11 +71,12 @@ class LatentPath:
 
 
 def _path_at(keys: np.ndarray, t: np.ndarray, method: str, easing: str, loop: bool) -> np.ndarray:
-    """latents.path_at one w row at a time.
+    """latents.path_at one w row at a time, so that memory stays flat.
 
-    The heap keeps what is freed (model/fast.py tune_allocator), so its size follows the biggest temporaries:
-    a whole cubic window's float64 copies were [keys, num_ws * w_dim], +22 MB at 1000 keys; a row's are
-    num_ws times smaller. Keys copied out of torch's buffers (latent_path) saved another 12 MB.
+    The heap keeps what is freed (model/fast.py tune_allocator), so it grows with the biggest temporaries and the
+    holes between them: the cubic window's float64 copies of all w rows at once, and keys left in torch's buffers
+    (latent_path copies them out), made `sgx video` grow 14 % from 10 to 1000 keys, 1 % without
+    (benchmarks/video_memory.py).
     """
     if keys.ndim < 3:
         return latents.path_at(keys, t, method, easing, loop)
