@@ -80,12 +80,6 @@ def _base_ws(G, seed: int | None, w: W | None, class_idx: int | None, device: to
     return torch.from_numpy(w.array()).to(device)[None]
 
 
-def seed_ws(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,
-            device: torch.device | None = None) -> torch.Tensor:
-    """[1, num_ws, w_dim] for one seed with truncation: NVlabs' generate.py latents."""
-    return spec_ws(G, LatentSpec(seed=seed, psi=psi, cutoff=cutoff, class_idx=class_idx), device)
-
-
 def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact") -> np.ndarray:
     """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C]; 'exact' is the fp32 NVlabs path, the others model/fast.py."""
     check_noise_mode(noise_mode)

@@ -20,7 +20,7 @@ from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa
 from model.fast import choose_precision  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.latents import mix_styles  # noqa: E402
-from model.render import render_seed, seed_ws, synthesize  # noqa: E402
+from model.render import render_seed, spec_ws, synthesize  # noqa: E402
 from model.spec import LatentSpec, Mix  # noqa: E402
 from tests.model.conformance import make_g  # noqa: E402
 
@@ -94,7 +94,7 @@ def test_image_is_exact_and_mixing_takes_the_source_rows(renderer, net):
     assert np.array_equal(renderer_result.images[0], render_seed(G, 5, 0.6, 4, None, "const"))
     renderer.render(LatentSpec(5, 0.6, None, None, "const", Mix(8, 2, 4)))
     mixed = results(lambda got: got)[0].images[0]
-    ws = mix_styles(seed_ws(G, 5, 0.6), seed_ws(G, 8, 0.6), range(2, 5))
+    ws = mix_styles(spec_ws(G, LatentSpec(5, 0.6)), spec_ws(G, LatentSpec(8, 0.6)), range(2, 5))
     assert np.array_equal(mixed, synthesize(G, ws, "const")[0])
 
 
