@@ -64,7 +64,7 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
     from model.render import render_spec
     from model.spec import LatentSpec
 
-    from .images import grid, save_png, spec_metadata
+    from .images import grid, save_png, spec_metadata, spec_stem
 
     seed_list = parse_seeds(seeds)
     LatentSpec(0, psi, cutoff, class_idx, noise_mode)  # every argument checked before any work
@@ -77,9 +77,8 @@ def generate(network, seeds, psi, cutoff, class_idx, noise_mode, outdir, device,
         for seed in bar:
             spec = LatentSpec(seed, psi, cutoff, class_idx, noise_mode)
             img = render_spec(G, spec, precision)
-            save_png(outdir / f"seed{seed:04d}.png", img, spec_metadata(spec, precision=precision,
-                                                                         model_id=model.model_id,
-                                                                         model=model.path.name))
+            meta = spec_metadata(spec, precision=precision, model_id=model.model_id, model=model.path.name)
+            save_png(outdir / f"{spec_stem(spec)}.png", img, meta)
             images.append(img)
     if make_grid:
         rows, cols = grid_shape(len(images))

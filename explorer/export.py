@@ -25,7 +25,7 @@ from model import latents
 from model.errors import ModelError
 from model.io.atomic import remove_stale_temps
 from model.render import synthesize
-from model.spec import NOISE_MODES, PRECISIONS, LatentSpec
+from model.spec import NOISE_MODES, PRECISIONS, LatentSpec, is_int
 from model.video import INTERPOLATIONS, LatentPath, latent_path, path_ws, upscale
 
 FORMATS = ("mp4", "gif")
@@ -71,15 +71,15 @@ class ExportSettings:
         for i, key in enumerate(self.keyframes, 1):  # a LatentSpec checks its own fields when it is made
             if not isinstance(key, LatentSpec):
                 raise bad(f"keyframe {i} is a {type(key).__name__}, not a LatentSpec")
-        if not _is_int(self.frames_per_transition) or self.frames_per_transition < 1:
+        if not is_int(self.frames_per_transition) or self.frames_per_transition < 1:
             raise bad(f"frames per transition must be an integer >= 1, got {self.frames_per_transition!r}")
-        if not _is_int(self.fps) or not 1 <= self.fps <= 240:
+        if not is_int(self.fps) or not 1 <= self.fps <= 240:
             raise bad(f"fps must be an integer in 1..240, got {self.fps!r}")
         if self.interpolation not in INTERPOLATIONS:
             raise bad(f"unknown interpolation '{self.interpolation}' (choose {', '.join(INTERPOLATIONS)})")
         if self.easing not in latents.EASINGS:
             raise bad(f"unknown easing '{self.easing}' (choose {', '.join(latents.EASINGS)})")
-        if not _is_int(self.scale) or not 1 <= self.scale <= 16:
+        if not is_int(self.scale) or not 1 <= self.scale <= 16:
             raise bad(f"scale must be an integer in 1..16, got {self.scale!r}")
         if self.fmt not in FORMATS:
             raise bad(f"output must end in .mp4 or .gif, got '{Path(self.output).name}'")
@@ -89,14 +89,10 @@ class ExportSettings:
             raise bad(f"GIF plays at most {GIF_MAX_FPS} fps, got {self.fps} (choose 24 or 30, or mp4)")
         if self.noise_mode not in NOISE_MODES:
             raise bad(f"unknown noise mode '{self.noise_mode}' (choose {', '.join(NOISE_MODES)})")
-        if not _is_int(self.crf) or not 0 <= self.crf <= 51:
+        if not is_int(self.crf) or not 0 <= self.crf <= 51:
             raise bad(f"crf must be an integer in 0..51, got {self.crf!r}")
         if self.precision not in PRECISIONS:
             raise bad(f"unknown precision '{self.precision}' (choose {', '.join(PRECISIONS)})")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _one_line(error: Exception) -> str:
@@ -244,7 +240,7 @@ class Exporter:
     def __init__(self, G, settings: ExportSettings, batch: int = 4, directions: dict | None = None):
         """`directions` ({direction id: vector}) resolves the keyframes' edits, as `model.render.spec_ws` does."""
         settings.check()
-        if not _is_int(batch) or batch < 1:
+        if not is_int(batch) or batch < 1:
             raise ModelError(f"bad export: batch must be an integer >= 1, got {batch!r}")
         self.G, self.settings, self.batch, self.directions = G, settings, int(batch), directions
         self.output = Path(settings.output)

@@ -190,7 +190,7 @@ def known_directions(G, model_id: str, keys: list) -> dict:
     wanted = {edit.direction for key in keys for edit in key.edits}
     if not wanted:
         return {}
-    found = edit_vectors(sefa(G))
+    found = edit_vectors(sefa(G)) if any(d.startswith("sefa-") for d in wanted) else {}
     cache = data_dir() / "directions"
     for path in sorted(cache.glob(f"{model_id}-*.npz")):
         found.update(edit_vectors(load_directions(path)))

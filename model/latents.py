@@ -12,7 +12,7 @@ import torch
 
 from model.errors import ModelError
 
-from .spec import check_seed
+from .spec import check_seed, is_int
 
 MAX_RANGE_VALUES = 1_000_000  # a typo like 0-4294967295 should fail, not fill the memory
 METHODS = ("lerp", "slerp", "cubic")
@@ -26,10 +26,6 @@ EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 # ---------------------------------------------------------------------------------------------------------
 # Seeds, ranges, labels
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def seed_to_z(seed: int, z_dim: int) -> np.ndarray:
@@ -79,7 +75,7 @@ def one_hot(class_idx: int | None, c_dim: int) -> np.ndarray:
         return label
     if class_idx is None:
         raise ModelError(f"bad class: this network is conditional; choose a class in 0..{c_dim - 1}")
-    if not _is_int(class_idx) or not 0 <= class_idx < c_dim:
+    if not is_int(class_idx) or not 0 <= class_idx < c_dim:
         raise ModelError(f"bad class: {class_idx!r} is not in 0..{c_dim - 1}")
     label[0, class_idx] = 1
     return label
@@ -95,7 +91,7 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
     ws is ``[..., num_ws, w_dim]``. Uses ``torch.lerp`` with a Python float weight exactly like ``G.mapping``, so
     ``truncate(G.mapping(z, c), w_avg, psi, k)`` equals ``G.mapping(z, c, psi, k)`` bit for bit. psi = 1 is a copy.
     """
-    if cutoff is not None and (not _is_int(cutoff) or cutoff < 0):
+    if cutoff is not None and (not is_int(cutoff) or cutoff < 0):
         raise ModelError(f"bad truncation cutoff: {cutoff!r} is not a non-negative integer")
     out = ws.clone()
     if psi != 1:
@@ -105,7 +101,7 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
 
 def num_ws_at(img_resolution: int) -> int:
     """Number of w vectors a StyleGAN2 generator of this resolution reads (spec §2): 2*log2(R) - 2."""
-    if not _is_int(img_resolution) or img_resolution < 4 or img_resolution & (img_resolution - 1):
+    if not is_int(img_resolution) or img_resolution < 4 or img_resolution & (img_resolution - 1):
         raise ModelError(f"bad resolution: {img_resolution!r} is not a power of two >= 4")
     return 2 * (int(img_resolution).bit_length() - 1) - 2
 
@@ -119,7 +115,7 @@ def resolution_of_w_index(index: int, img_resolution: int) -> int:
     So the owner of index i is 2 ** min((i + 5) // 2, log2(R)).
     """
     num_ws = num_ws_at(img_resolution)
-    if not _is_int(index) or not 0 <= index < num_ws:
+    if not is_int(index) or not 0 <= index < num_ws:
         raise ModelError(f"bad w index: {index!r} is not in 0..{num_ws - 1}")
     return 2 ** min((int(index) + 5) // 2, num_ws // 2 + 1)
 
@@ -162,7 +158,7 @@ def mix_styles(ws_dst: torch.Tensor | np.ndarray, ws_src: torch.Tensor | np.ndar
     num_ws = ws_dst.shape[-2]
     if tuple(ws_src.shape[-2:]) != tuple(ws_dst.shape[-2:]):
         raise ModelError(f"bad w shape: source {list(ws_src.shape)} does not match destination {list(ws_dst.shape)}")
-    bad = [i for i in idx if not _is_int(i) or not 0 <= i < num_ws]
+    bad = [i for i in idx if not is_int(i) or not 0 <= i < num_ws]
     if bad:
         raise ModelError(f"bad w index: {bad[0]!r} is not in 0..{num_ws - 1}")
     if isinstance(ws_dst, torch.Tensor):
@@ -187,7 +183,7 @@ def interpolate(keys: np.ndarray, frames_per_transition: int, method: str = "ler
     """Frames [F, ...] through keyframes [K, ...]; frame i*n is key i exactly (bit-equal). See ``path_at``."""
     keys = _check_keys(keys)
     n = frames_per_transition
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise ModelError(f"bad frame count: {n!r} frames per transition (need an integer >= 1)")
     segment, step = np.divmod(np.arange(frame_count(len(keys), int(n), loop)), int(n))
     return _evaluate(keys, segment, step / n, method, easing, loop)

@@ -31,23 +31,24 @@ MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds in 0..2**32-1
 NOISE_MODES = ("const", "random", "none")
 PRECISIONS = ("auto", "exact", "fp32", "bf16", "fp16")
 PSI_RANGE = (-1.0, 2.0)  # what the explorer's slider offers; files and the CLI may hold any finite ψ
-MAX_ABS_PSI = 1e6  # beyond this ψ is a typo or an attack, not a setting
+MAX_ABS_VALUE = 1e6  # a ψ or an edit strength beyond this is a typo or an attack, not a setting
 MAX_W_VALUES = 64 * 1024  # 18 x 512 at 1024², with room for larger layouts
 MAX_EDITS = 64
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An integer of Python or numpy, not a bool (True is an int to Python, never a seed or an index here)."""
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def check_seed(seed: object) -> int:
-    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+    if not is_int(seed) or not 0 <= seed <= MAX_SEED:
         raise ModelError(f"bad seed: {seed!r:.40} is not an integer in 0..{MAX_SEED}")
     return int(seed)
 
 
 def check_index(value: object, what: str) -> int:
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         raise ModelError(f"bad {what}: {value!r:.40} is not a non-negative integer")
     return int(value)
 
@@ -59,8 +60,8 @@ def check_number(value: object, what: str) -> float:
         number = float(value)
     except OverflowError:  # an int like 10**400
         number = math.inf
-    if not abs(number) <= MAX_ABS_PSI:  # also refuses nan
-        raise ModelError(f"bad {what}: {value!r:.40} is not a finite number within ±{MAX_ABS_PSI:g}")
+    if not abs(number) <= MAX_ABS_VALUE:  # also refuses nan
+        raise ModelError(f"bad {what}: {value!r:.40} is not a finite number within ±{MAX_ABS_VALUE:g}")
     return number
 
 
@@ -110,7 +111,7 @@ class W:
         if not isinstance(d, dict) or not isinstance(d.get("float32_base64"), str):
             raise ModelError("bad w: expected {shape, float32_base64}")
         shape = d.get("shape")
-        if not isinstance(shape, list) or len(shape) != 2 or not all(_is_int(n) and n > 0 for n in shape):
+        if not isinstance(shape, list) or len(shape) != 2 or not all(is_int(n) and n > 0 for n in shape):
             raise ModelError(f"bad w: shape {shape!r:.40}")
         if shape[0] * shape[1] > MAX_W_VALUES:
             raise ModelError(f"bad w: shape {shape} is too large")
