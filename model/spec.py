@@ -65,6 +65,13 @@ def check_number(value: object, what: str) -> float:
     return number
 
 
+def check_w_range(first: object, last: object, what: str) -> None:
+    """A mix or an edit covers w indices first..last, both included: a non-empty run."""
+    first, last = check_index(first, f"{what}.first"), check_index(last, f"{what}.last")
+    if first > last:
+        raise ModelError(f"bad {what}: first w index {first} is after the last {last}")
+
+
 def check_noise_mode(mode: object) -> str:
     if mode not in NOISE_MODES:
         raise ModelError(f"unknown noise mode {mode!r:.40} (choose {', '.join(NOISE_MODES)})")
@@ -135,9 +142,7 @@ class Mix:
     def __post_init__(self) -> None:
         if not isinstance(self.source, LatentSpec):
             object.__setattr__(self, "source", check_seed(self.source))
-        first, last = check_index(self.first, "mix.first"), check_index(self.last, "mix.last")
-        if first > last:
-            raise ModelError(f"bad mix: first w index {first} is after the last {last}")
+        check_w_range(self.first, self.last, "mix")
 
     @property
     def indices(self) -> range:
@@ -173,9 +178,7 @@ class Edit:
         if not isinstance(self.direction, str) or not 0 < len(self.direction) <= 200:
             raise ModelError(f"bad edit: direction id {self.direction!r:.40}")
         object.__setattr__(self, "strength", check_number(self.strength, "edit strength"))
-        first, last = check_index(self.first, "edit.first"), check_index(self.last, "edit.last")
-        if first > last:
-            raise ModelError(f"bad edit: first w index {first} is after the last {last}")
+        check_w_range(self.first, self.last, "edit")
 
     @property
     def indices(self) -> range:
