@@ -25,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from explorer.assets import DEMO_MODEL as DEMO  # noqa: E402
 from model.directions import conv_layers, ganspace, sefa  # noqa: E402
 from model.io import load  # noqa: E402
 from model.io.identity import model_id  # noqa: E402
 from model.networks import Generator  # noqa: E402
-
-DEMO = ROOT / "assets" / "models" / "emoji64.safetensors"
 
 
 def peak_mib() -> float:

@@ -219,8 +219,8 @@ def candidates(precision: str) -> None:
 
     def fast_b1(mode: Callable[[], object]) -> Callable[[], object]:
         def run():
-            with mode(), fast.fast_ops(fast.DTYPES[precision]):
-                g.synthesis(ws1, noise_mode="const")
+            with mode():
+                g.synthesis(ws1, noise_mode="const", fast_dtype=fast.DTYPES[precision])
         return run
 
     row("autograd mode, fast b1", {"inference_mode": fast_b1(torch.inference_mode),

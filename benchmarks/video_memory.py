@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-NETWORK = Path(__file__).resolve().parent.parent / "assets" / "models" / "emoji64.safetensors"
+from explorer.assets import DEMO_MODEL as NETWORK
 
 
 def peak_mb(keys: int, interp: str, folder: str) -> tuple[float, float]:

@@ -26,12 +26,13 @@ import pygame_gui  # noqa: E402
 from model.spec import MAX_SEED  # noqa: E402
 
 from .assets import THEME  # noqa: E402
+from .captions import spec_caption  # noqa: E402
 from .dialogs import Dialogs  # noqa: E402
 from .input import handle  # noqa: E402
 from .pins import load_settings  # noqa: E402
 from .render_sync import RenderSync  # noqa: E402
 from .renderer import Renderer  # noqa: E402
-from .state import Explorer, spec_caption  # noqa: E402
+from .state import Explorer  # noqa: E402
 from .views.controls import ControlsPanel  # noqa: E402
 from .views.directions import DirectionsPanel  # noqa: E402
 from .views.draw import ACCENT, BG, DIM, font, text  # noqa: E402
@@ -61,7 +62,7 @@ class App:
         size = (max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1]))
         self.window = pygame.display.set_mode(size, pygame.RESIZABLE)
         pygame.display.set_caption(TITLE)
-        theme = str(THEME) if THEME.is_file() else None  # a wheel install has no assets/: pygame_gui's own theme
+        theme = str(THEME) if THEME.is_file() else None  # only a broken install lacks it: pygame_gui's own theme
         self.manager = pygame_gui.UIManager(size, theme)
         self.clock = pygame.time.Clock()
         self.renderer = Renderer(device, precision, threads)

@@ -11,6 +11,8 @@ import click
 
 from model.spec import NOISE_MODES, PRECISIONS
 
+from .assets import DEMO_MODEL
+
 STARTED = time.time()  # temp files of ours older than this are leftovers of a killed run
 
 
@@ -23,11 +25,9 @@ class BadInput(click.ClickException):
 
 def load_generator(network: str, device: str):
     """Load a file's G_ema onto the chosen device; returns (LoadedModel, G)."""
-    from model.fast import tune_allocator
     from model.io import load
     from model.render import pick_device
 
-    tune_allocator()  # batch renders re-faulted their big tensors on every forward otherwise
     dev = pick_device(device)
     model = load(network)
     return model, model.G.to(dev)
@@ -58,8 +58,19 @@ def grid_shape(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-network_option = click.option("--network", required=True, metavar="PATH",
-                              help="Network file: our .safetensors or an NVlabs .pkl.")
+def network_path(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> str | Path | None:
+    """The one place that reads a network argument: the word `demo` names the bundled demo model (a file
+    called demo in the current folder is ./demo); anything else is a path, checked when it is loaded."""
+    if value != "demo":
+        return value
+    if not DEMO_MODEL.is_file():
+        raise BadInput(f"the bundled demo model is not there ({DEMO_MODEL}): give a network file instead, "
+                       "a .safetensors or an NVlabs .pkl")
+    return DEMO_MODEL
+
+
+network_option = click.option("--network", required=True, metavar="PATH", callback=network_path,
+                              help="Network file: our .safetensors or an NVlabs .pkl; demo: the bundled model.")
 device_option = click.option("--device", default="auto", show_default=True,
                              help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True)

@@ -25,6 +25,7 @@ from .cli_options import (
     output_folder,
     precision_option,
 )
+from .project_cli import read_latents, w_option
 
 DEFAULT_SAMPLES = 100_000
 
@@ -96,7 +97,8 @@ def directions_command(network, method, num, layers, samples, seed, class_idx, o
 
 @click.command("edit")
 @network_option
-@click.option("--seeds", required=True, help="Seeds, one row each, e.g. 0-3.")
+@click.option("--seeds", default=None, help="Seeds, one row each, e.g. 0-3.")
+@w_option
 @click.option("--directions", "directions_file", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A file of `sgx directions`.")
 @click.option("--component", type=click.IntRange(min=0), required=True, help="Which direction (0 = the first).")
@@ -111,24 +113,32 @@ def directions_command(network, method, num, layers, samples, seed, class_idx, o
 @device_option
 @precision_option
 @click.option("--grid", "make_grid", is_flag=True, help="Also write grid.png: a row per seed, a column per strength.")
-def edit_command(network, seeds, directions_file, component, strengths, layers, psi, class_idx, noise_mode, outdir,
-                 device, precision, make_grid):
-    """Render seeds moved along one direction to seedNNNN-cK-sS.png, each with metadata to render it again."""
+def edit_command(network, seeds, w_files, directions_file, component, strengths, layers, psi, class_idx, noise_mode,
+                 outdir, device, precision, make_grid):
+    """Render seeds (or --w latents) moved along one direction to seedNNNN-cK-sS.png (w-HASH-cK-sS.png), each with
+    metadata to render it again."""
+    from dataclasses import replace
+
     from model.directions import check_model, edit_vectors, load_directions
     from model.fast import choose_precision
     from model.latents import parse_seeds
     from model.render import render_spec
     from model.spec import Edit, LatentSpec
+    from model.w_file import Latent, noise_maps
 
-    from .images import grid, save_png, spec_metadata
+    from .images import grid, save_png, spec_metadata, spec_stem
 
-    seed_list, values = parse_seeds(seeds), parse_strengths(strengths)
+    if (seeds is None) == (w_files is None):
+        raise BadInput("give exactly one of --seeds and --w")
+    seed_list, values = parse_seeds(seeds) if seeds is not None else [], parse_strengths(strengths)
     LatentSpec(0, psi, None, class_idx, noise_mode)  # every argument checked before any work
+    latents = read_latents(w_files, psi, None, noise_mode) if w_files is not None else None
     found = load_directions(directions_file)
     direction = found.id(component)
     model, G = load_generator(network, device)
     check_model(found, model.model_id, directions_file.name)
-    class_idx = check_class(G, class_idx)
+    class_idx = check_class(G, class_idx if latents is None else None)
+    latents = latents or [Latent(LatentSpec(seed, psi, None, class_idx, noise_mode)) for seed in seed_list]
     if layers is not None:
         first, last = w_range(layers, G.num_ws)
     else:
@@ -139,14 +149,14 @@ def edit_command(network, seeds, directions_file, component, strengths, layers, 
                    directions_file=directions_file.name)
     output_folder(outdir)
     rows = []
-    with click.progressbar(length=len(seed_list) * len(values), label="editing", file=sys.stderr) as bar:
-        for seed in seed_list:
+    with click.progressbar(length=len(latents) * len(values), label="editing", file=sys.stderr) as bar:
+        for latent in latents:
             rows.append([])
             for strength in values:
-                spec = LatentSpec(seed, psi, None, class_idx, noise_mode, edits=(Edit(direction, strength, first,
-                                                                                     last),))
-                img = render_spec(G, spec, precision, vectors)
-                save_png(outdir / f"seed{seed:04d}-c{component}-s{strength:+g}.png", img,
+                spec = replace(latent.spec, edits=(Edit(direction, strength, first, last),))
+                with noise_maps(G, latent.noise):  # a projection fitted with its own noise maps renders with them
+                    img = render_spec(G, spec, precision, vectors)
+                save_png(outdir / f"{spec_stem(spec)}-c{component}-s{strength:+g}.png", img,
                          spec_metadata(spec, **context))
                 rows[-1].append(img)
                 bar.update(1)
@@ -154,4 +164,4 @@ def edit_command(network, seeds, directions_file, component, strengths, layers, 
         save_png(outdir / "grid.png", grid(rows), dict(context, seeds=seed_list, strengths=values, direction=direction,
                                                        first=first, last=last, psi=psi, class_idx=class_idx,
                                                        noise_mode=noise_mode))
-    click.echo(f"wrote {len(seed_list) * len(values)} image(s) of {direction} (w indices {first}-{last}) to {outdir}")
+    click.echo(f"wrote {len(latents) * len(values)} image(s) of {direction} (w indices {first}-{last}) to {outdir}")

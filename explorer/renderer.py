@@ -83,10 +83,9 @@ class _Request:
 
 
 def model_info(G, name: str, model_id: str, device: str, path: str = "") -> ModelInfo:
-    res = G.img_resolution
-    bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, res)) for n, r in latents.layer_ranges(res).items())
-    labels = tuple(f"{latents.resolution_of_w_index(i, res)}²" for i in range(G.num_ws))
-    return ModelInfo(name, model_id, res, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
+    bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, G)) for n, r in latents.layer_ranges(G).items())
+    labels = tuple(f"{res}²" for res in latents.w_resolutions(G))
+    return ModelInfo(name, model_id, G.img_resolution, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
 
 
 def directions_path(model_id: str, d: Directions) -> Path:
@@ -116,7 +115,6 @@ class Renderer:
     def __init__(self, device: str = "auto", precision: str = "auto", threads: int = 1, thumb_batch: int = 0,
                  export_batch: int = 4, event_type: int = RENDER_EVENT):
         check_precision(precision)
-        fast.tune_allocator()
         self._device_name = device
         self.device: torch.device | None = None  # device and precision are settled on the worker (torch calls)
         self.precision = precision

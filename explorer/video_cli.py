@@ -11,31 +11,7 @@ import click
 from model.spec import NOISE_MODES
 
 from .cli_options import BadInput, check_class, device_option, load_generator, network_option, precision_option
-
-
-def read_w_keyframes(path: Path) -> list:
-    """The rows of key 'w' [K, num_ws, w_dim] of an .npz (NVlabs projector output), without ever unpickling."""
-    import zipfile
-
-    import numpy as np
-
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise BadInput(f"--w {path.name} is not a readable .npz file ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise BadInput(f"--w {path.name} is an .npy array, not an .npz with key 'w'")
-    with data:
-        if "w" not in data.files:
-            raise BadInput(f"--w {path.name} has no array 'w' (it has: {', '.join(data.files) or 'nothing'})")
-        try:
-            w = data["w"]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # e.g. an object array (needs unpickling)
-            raise BadInput(f"--w {path.name}: 'w' is not a readable plain array ({str(e).splitlines()[0]})") from None
-    if w.ndim != 3 or not np.issubdtype(w.dtype, np.floating):
-        raise BadInput(f"--w {path.name}: 'w' must be a float array [K, num_ws, w_dim], got {w.dtype} "
-                       f"{list(w.shape)}")
-    return list(w)
+from .project_cli import read_latents, w_option
 
 
 def parse_scale(size: str | None, resolution: int) -> int:
@@ -58,8 +34,7 @@ def parse_scale(size: str | None, resolution: int) -> int:
 @network_option
 @click.option("--seeds", default=None, help="Keyframes: seeds in order, e.g. 1,5,9.")
 @click.option("--pins", "use_pins", is_flag=True, help="Keyframes: the explorer's pins for this network, in order.")
-@click.option("--w", "w_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Keyframes: an .npz whose 'w' is [K, num_ws, w_dim] (NVlabs projector output).")
+@w_option
 @click.option("--frames", type=click.IntRange(min=1), default=60, show_default=True, help="Frames per transition.")
 @click.option("--fps", type=click.IntRange(1, 240), default=30, show_default=True)
 @click.option("--interp", type=click.Choice(["cubic", "lerp", "slerp"]), default="cubic", show_default=True,
@@ -81,7 +56,7 @@ def parse_scale(size: str | None, resolution: int) -> int:
 @device_option
 @precision_option
 @click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Frames per render batch.")
-def video_command(network, seeds, use_pins, w_file, frames, fps, interp, easing, loop, psi, cutoff, class_idx,
+def video_command(network, seeds, use_pins, w_files, frames, fps, interp, easing, loop, psi, cutoff, class_idx,
                   noise_mode, size, out, crf, direction, strengths, layers, device, precision, batch):
     """Render an interpolation video through keyframes to mp4 (H.264) or GIF.
 
@@ -89,19 +64,23 @@ def video_command(network, seeds, use_pins, w_file, frames, fps, interp, easing,
     directions of this network; --direction FILE:K instead moves one seed or w from strength A to B and back.
     """
     from model.latents import parse_seeds
-    from model.spec import LatentSpec, W
+    from model.spec import LatentSpec
 
     from .export import Exporter, ExportSettings
 
-    given = [name for name, on in (("--seeds", seeds is not None), ("--pins", use_pins), ("--w", w_file)) if on]
+    given = [name for name, on in (("--seeds", seeds is not None), ("--pins", use_pins), ("--w", w_files)) if on]
     if len(given) != 1:
         raise BadInput(f"give exactly one of --seeds, --pins and --w (got {' and '.join(given) or 'none'})")
     interpolation = {"cubic": "w-cubic", "lerp": "w-lerp", "slerp": "z-slerp"}[interp]
     truncation = dict(psi=1.0 if psi is None else psi, cutoff=cutoff)
     if seeds is not None:
         keys = [LatentSpec(s, class_idx=class_idx, **truncation) for s in parse_seeds(seeds)]
-    elif w_file is not None:
-        keys = [LatentSpec(w=W.of(w), **truncation) for w in read_w_keyframes(w_file)]
+    elif w_files is not None:
+        latents = read_latents(w_files, **truncation)
+        if any(latent.noise for latent in latents):
+            click.echo("warning: the projections' own noise maps are not used in videos: frames use the network's",
+                       err=True)
+        keys = [latent.spec for latent in latents]
     else:
         keys = [LatentSpec(0), LatentSpec(0)]  # placeholders so the settings can be checked before loading
     sweep = parse_sweep(direction, strengths) if direction is not None else None
@@ -128,7 +107,7 @@ def video_command(network, seeds, use_pins, w_file, frames, fps, interp, easing,
         modes = {pin.spec.noise_mode for pin in pins}
         if noise_mode is None and len(modes) == 1:
             settings.noise_mode = modes.pop()
-    elif w_file is not None and class_idx is not None:
+    elif w_files is not None and class_idx is not None:
         click.echo("warning: --class is ignored with --w: a w already holds its class", err=True)
     else:
         check_class(G, class_idx)

@@ -96,14 +96,8 @@ def check_model(d: Directions, model_id: str, name: str = "the directions file")
 
 
 def conv_layers(G) -> list[tuple[int, torch.nn.Module]]:
-    """(w index, layer) of every synthesis conv in w order. A block reads ws from its first index on, conv0 then
-    conv1 (b4 has only conv1); its toRGB reads the index after them, shared with the next block's conv0."""
-    layers, first = [], 0
-    for block in G.synthesis.blocks():
-        convs = [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
-        layers += [(first + j, conv) for j, conv in enumerate(convs)]
-        first += block.num_conv
-    return layers
+    """(w index, layer) of every synthesis conv in w order, as the network's family lays them out."""
+    return G.synthesis.conv_layers()
 
 
 def sefa(G, layers: Sequence[int] | None = None, num: int | None = None) -> Directions:

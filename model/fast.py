@@ -1,7 +1,8 @@
 """The fast generator path: the same networks and weights, computed with speed-first operations.
 
 The exact path (model/layers.py, the default) follows NVlabs' operation order so CPU fp32 images are bit-identical
-to theirs. Inside `fast_ops(dtype)` the layers switch to mathematically equal rewrites that round differently:
+to theirs. Forwards given `fast_dtype=<dtype>` (G.synthesis, D, their blocks and layers take it as an explicit
+keyword) use these mathematically equal rewrites instead, which round differently:
 
 - blocks compute in `dtype` and channels_last (bf16: every block, its range is fp32's; fp16: only the blocks the
   net runs in fp16, as NVlabs does; fp32). Styles, demodulation coefficients, noise and the image stay fp32.
@@ -23,8 +24,8 @@ Callers (explorer renderer, `sgx generate/mix/video`):
 
 Compute `ws` once per latent and reuse it across frames; render grids and video frames in batches. On a shared
 machine set OMP_WAIT_POLICY=PASSIVE before torch is imported: spinning OpenMP threads made 2-thread renders 2-5x
-slower under load (benchmarks/generator.py). Training code can wrap G/D forwards in `fast_ops(torch.bfloat16)`
-(blocks in bf16; mapping, styles and images stay fp32) or `fast_ops(torch.float32)` under torch.autocast.
+slower under load (benchmarks/generator.py). Training code calls G.synthesis / D with `fast_dtype=torch.bfloat16`
+(blocks in bf16; mapping, styles and images stay fp32), or `torch.float32` for its fp32 regularisers.
 """
 
 from __future__ import annotations
@@ -35,9 +36,7 @@ import functools
 import math
 import platform
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,26 +46,10 @@ from .spec import check_precision
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-_ACTIVE: ContextVar[torch.dtype | None] = ContextVar("fast_ops", default=None)
 
 
-@contextmanager
-def fast_ops(dtype: torch.dtype = torch.float32) -> Iterator[None]:
-    """Run G/D forwards inside this block on the fast ops with `dtype` compute (this thread/context only)."""
-    token = _ACTIVE.set(dtype)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
-
-
-def active() -> bool:
-    return _ACTIVE.get() is not None
-
-
-def block_dtype(use_fp16: bool) -> torch.dtype:
+def block_dtype(dtype: torch.dtype, use_fp16: bool) -> torch.dtype:
     """Compute dtype of a block on the fast path; fp16 only where the net was trained in fp16 (narrow range)."""
-    dtype = _ACTIVE.get()
     return torch.float32 if dtype == torch.float16 and not use_fp16 else dtype
 
 
@@ -114,6 +97,14 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         w = (f * gain).to(x.dtype).expand(c, 1, *f.shape).contiguous()
         return F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=c)
     raise ValueError(f"fast upfirdn2d: unsupported up {up}, down {down}, padding {padding}")
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=4)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return upfirdn2d(x, f, down=2, padding=(1, 1, 1, 1))
 
 
 def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1, down: int = 1,
@@ -232,11 +223,10 @@ def _probe_bf16(reps: int = 5) -> bool:
     with torch.inference_mode():
         for dtype in (torch.float32, torch.bfloat16) * reps:
             x = torch.randn([1, 128, 32, 32], generator=gen).to(dtype, memory_format=torch.channels_last)
-            with fast_ops(dtype):
-                t = time.perf_counter()
-                x = modulated_layer(x, w0, s, None, b, up=2, f=f, act="lrelu")
-                modulated_layer(x, w1, s, None, b, act="lrelu")
-                times.setdefault(dtype, []).append(time.perf_counter() - t)
+            t = time.perf_counter()
+            x = modulated_layer(x, w0, s, None, b, up=2, f=f, act="lrelu")
+            modulated_layer(x, w1, s, None, b, act="lrelu")
+            times.setdefault(dtype, []).append(time.perf_counter() - t)
     return min(times[torch.bfloat16]) < 0.9 * min(times[torch.float32])
 
 
@@ -277,9 +267,10 @@ def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", prec
     ws = ws.to(device)
     step = len(ws) if device.type != "cpu" else max(1, CPU_BATCH_PIXELS // G.img_resolution ** 2)
     exact = precision == "exact"
-    with torch.inference_mode(), nullcontext() if exact else fast_ops(DTYPES[precision]):
-        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact).float()
-                          for i in range(0, len(ws), step)])
+    fast_dtype = None if exact else DTYPES[precision]
+    with torch.inference_mode():
+        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact,
+                                      fast_dtype=fast_dtype).float() for i in range(0, len(ws), step)])
 
 
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:

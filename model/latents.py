@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+from torch import nn
 
 from model.errors import ModelError
 
@@ -106,22 +107,31 @@ def num_ws_at(img_resolution: int) -> int:
     return 2 * (int(img_resolution).bit_length() - 1) - 2
 
 
-def resolution_of_w_index(index: int, img_resolution: int) -> int:
-    """The block resolution that w index ``index`` belongs to.
+def w_resolutions(layout: int | nn.Module) -> tuple[int, ...]:
+    """The resolution each w index shapes: a generator's own `w_resolutions`, or, for a bare resolution, those of
+    a StyleGAN2 generator of that size.
 
-    An index belongs to the block whose *convolutions* read it (spec §4.8): b4 owns 0, block 2^k owns 2k-5 and
-    2k-4, and the last block also owns the final index, which only its ToRGB reads. ToRGB of block r shares its
-    index with conv0 of block 2r and is ignored: it only adds a colour skip, while conv0 shapes the features.
-    So the owner of index i is 2 ** min((i + 5) // 2, log2(R)).
+    In StyleGAN2 an index belongs to the block whose *convolutions* read it (spec §4.8): b4 owns 0, block 2^k
+    owns 2k-5 and 2k-4, and the last block also owns the final index, which only its ToRGB reads. ToRGB of block r
+    shares its index with conv0 of block 2r and is ignored: it only adds a colour skip, while conv0 shapes the
+    features. So the owner of index i is 2 ** min((i + 5) // 2, log2(R)).
     """
-    num_ws = num_ws_at(img_resolution)
-    if not is_int(index) or not 0 <= index < num_ws:
-        raise ModelError(f"bad w index: {index!r} is not in 0..{num_ws - 1}")
-    return 2 ** min((int(index) + 5) // 2, num_ws // 2 + 1)
+    if isinstance(layout, nn.Module):
+        return tuple(layout.w_resolutions)
+    num_ws = num_ws_at(layout)
+    return tuple(2 ** min((i + 5) // 2, num_ws // 2 + 1) for i in range(num_ws))
 
 
-def layer_ranges(img_resolution: int) -> dict[str, range]:
-    """Named w-index ranges for style mixing, by the resolution that owns each index (``resolution_of_w_index``).
+def resolution_of_w_index(index: int, layout: int | nn.Module) -> int:
+    """The resolution that w index ``index`` shapes (``w_resolutions``)."""
+    owners = w_resolutions(layout)
+    if not is_int(index) or not 0 <= index < len(owners):
+        raise ModelError(f"bad w index: {index!r} is not in 0..{len(owners) - 1}")
+    return owners[int(index)]
+
+
+def layer_ranges(layout: int | nn.Module) -> dict[str, range]:
+    """Named w-index ranges for style mixing, by the resolution each index shapes (``w_resolutions``).
 
     The StyleGAN paper's bands are 'coarse' 4²-8², 'middle' 16²-32², 'fine' 64² and up. Nets trained on a CPU are
     often smaller than 64², and a user still expects 'fine' to mean the top layers, so the top block is always
@@ -130,20 +140,20 @@ def layer_ranges(img_resolution: int) -> dict[str, range]:
     in coarse -> fine order, and partition 0..num_ws-1. At 1024²: coarse 0-2, middle 3-6 (NVlabs' default
     col_styles 0-6 is coarse + middle), fine 7-17.
     """
-    fine_from = min(64, img_resolution)
+    owners = w_resolutions(layout)
+    fine_from = min(64, owners[-1])
     bands: dict[str, list[int]] = {"coarse": [], "middle": [], "fine": []}
-    for i in range(num_ws_at(img_resolution)):
-        res = resolution_of_w_index(i, img_resolution)
+    for i, res in enumerate(owners):
         bands["fine" if res >= fine_from else "coarse" if res <= 8 else "middle"].append(i)
     return {name: range(idx[0], idx[-1] + 1) for name, idx in bands.items() if idx}
 
 
-def range_label(indices: range, img_resolution: int) -> str:
+def range_label(indices: range, layout: int | nn.Module) -> str:
     """UI label for a contiguous w-index range by the resolutions it covers, e.g. '4²–8²' or '16²'."""
     if len(indices) == 0:
         raise ModelError("bad w index: empty range")
-    first = resolution_of_w_index(indices[0], img_resolution)
-    last = resolution_of_w_index(indices[-1], img_resolution)
+    first = resolution_of_w_index(indices[0], layout)
+    last = resolution_of_w_index(indices[-1], layout)
     return f"{first}²" if first == last else f"{first}²–{last}²"
 
 

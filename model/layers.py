@@ -32,6 +32,14 @@ def check_resample_filter(taps) -> None:
         raise ModelError(f"unsupported network: resample filter {list(taps)} (only [1, 3, 3, 1] is supported)")
 
 
+def check_fir_buffers(tensors: dict[str, torch.Tensor]) -> None:
+    """A StyleGAN2 file's `resample_filter` buffers must hold exactly the [1, 3, 3, 1] filter (spec §6.6 step 2)."""
+    fir = fir_filter()
+    for key, t in tensors.items():
+        if key.endswith("resample_filter") and not torch.equal(t, fir):
+            raise ModelError(f"incompatible weights: '{key}' is not the [1, 3, 3, 1] resample filter")
+
+
 def fir_filter() -> torch.Tensor:
     """The 4x4 binomial filter: outer product of [1, 3, 3, 1] normalised to sum 1 (exact in fp32)."""
     f = torch.tensor(FIR_TAPS, dtype=torch.float32)
@@ -39,21 +47,28 @@ def fir_filter() -> torch.Tensor:
     return f / f.sum()
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
               padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
-    """Zero-insert by `up`, pad (x0, x1, y0, y1; negative crops), convolve with f*gain, keep every `down`-th."""
-    if fast.active():
-        return fast.upfirdn2d(x, f, up, down, padding, gain)
+    """Zero-insert by `up`, pad (x0, x1, y0, y1; negative crops), convolve, keep every `down`-th sample.
+
+    f None is the identity. A 1-D filter is separable: it runs along the width, then along the height, each
+    time scaled by sqrt(gain); a 2-D filter runs once, scaled by gain.
+    """
     n, c, h, w = x.shape
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    px0, px1, py0, py1 = padding
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0):x.shape[2] - max(-py1, 0), max(-px0, 0):x.shape[3] - max(-px1, 0)]
-    f = (f * gain).to(x.dtype).flip([0, 1])
-    x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+    x0, x1, y0, y1 = padding
+    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    x = x[:, :, max(-y0, 0):x.shape[2] - max(-y1, 0), max(-x0, 0):x.shape[3] - max(-x1, 0)]
+    if f is not None:
+        f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip(list(range(f.ndim)))
+        if f.ndim == 2:
+            x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+        else:
+            x = F.conv2d(x, f[None, None, None].repeat(c, 1, 1, 1), groups=c)
+            x = F.conv2d(x, f[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
     return x[:, :, ::down, ::down]
 
 
@@ -189,9 +204,10 @@ class Conv2dLayer(nn.Module):
             self.register_buffer("weight", weight)
             self.register_buffer("bias", bias_t)
 
-    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, gain: float = 1.0, fast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`fast_dtype` set: model/fast.py's ops (x already in that dtype); None: the exact op order."""
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        if fast.active():
+        if fast_dtype is not None:
             return fast.conv_layer(x, self.weight * self.weight_gain, self.bias, self.resample_filter, self.up,
                                    self.down, self.activation, self.act_gain * gain, clamp)
         w = (self.weight * self.weight_gain).to(x.dtype)

@@ -15,12 +15,14 @@ from torch import nn
 
 from . import fast
 from .errors import ModelError
+from .latents import w_resolutions
 from .layers import (
     ACT_GAINS,
     Conv2dLayer,
     FullyConnectedLayer,
     bias_act,
     check_activation,
+    check_fir_buffers,
     check_resample_filter,
     downsample2d,
     fir_filter,
@@ -52,15 +54,16 @@ def check_architecture(architecture: str) -> str:
     return architecture
 
 
-def block_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
-    if fast.active() and not force_fp32:
-        return fast.block_dtype(use_fp16)
+def block_dtype(use_fp16: bool, force_fp32: bool, device: torch.device,
+                fast_dtype: torch.dtype | None) -> torch.dtype:
+    if fast_dtype is not None and not force_fp32:
+        return fast.block_dtype(fast_dtype, use_fp16)
     return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
 
 
-def block_layout(channels_last: bool, dtype: torch.dtype) -> torch.memory_format:
+def block_layout(channels_last: bool, dtype: torch.dtype, fast_dtype: torch.dtype | None) -> torch.memory_format:
     """NVlabs uses channels_last only for fp16 blocks with fp16_channels_last; the fast path always does."""
-    if fast.active() or (channels_last and dtype == torch.float16):
+    if fast_dtype is not None or (channels_last and dtype == torch.float16):
         return torch.channels_last
     return torch.contiguous_format
 
@@ -129,7 +132,7 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random", fused_modconv: bool = True,
-                gain: float = 1.0) -> torch.Tensor:
+                gain: float = 1.0, fast_dtype: torch.dtype | None = None) -> torch.Tensor:
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
@@ -138,7 +141,7 @@ class SynthesisLayer(nn.Module):
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        if fast.active():
+        if fast_dtype is not None:
             return fast.modulated_layer(x, self.weight, styles, noise, self.bias, up=self.up, f=self.resample_filter,
                                         act=self.activation, gain=self.act_gain * gain, clamp=clamp)
         x = modulated_conv2d(x, self.weight, styles, noise, up=self.up, f=self.resample_filter,
@@ -157,9 +160,10 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True,
+                fast_dtype: torch.dtype | None = None) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        if fast.active():
+        if fast_dtype is not None:
             return fast.modulated_layer(x, self.weight, styles, None, self.bias, demodulate=False,
                                         clamp=self.conv_clamp)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused_modconv)
@@ -194,30 +198,32 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, 1, bias=False, up=2)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                force_fp32: bool = False, fused_modconv: bool | None = None,
-                noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor]:
+                force_fp32: bool = False, fused_modconv: bool | None = None, noise_mode: str = "random",
+                fast_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         w_iter = iter(ws.unbind(dim=1))
-        dtype = block_dtype(self.use_fp16, force_fp32, ws.device)
+        dtype = block_dtype(self.use_fp16, force_fp32, ws.device, fast_dtype)
         n = ws.shape[0]
         if fused_modconv is None:
             fused_modconv = not self.training and (dtype == torch.float32 or n == 1)
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([n, 1, 1, 1])
-        x = x.to(dtype=dtype, memory_format=block_layout(self.channels_last, dtype))
+        x = x.to(dtype=dtype, memory_format=block_layout(self.channels_last, dtype, fast_dtype))
+        conv = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, fast_dtype=fast_dtype)
         if self.in_channels == 0:
-            x = self.conv1(x, next(w_iter), noise_mode, fused_modconv)
+            x = self.conv1(x, next(w_iter), **conv)
         elif self.architecture == "resnet":
-            y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x, next(w_iter), noise_mode, fused_modconv)
-            x = self.conv1(x, next(w_iter), noise_mode, fused_modconv, gain=math.sqrt(0.5))
+            y = self.skip(x, gain=math.sqrt(0.5), fast_dtype=fast_dtype)
+            x = self.conv0(x, next(w_iter), **conv)
+            x = self.conv1(x, next(w_iter), **conv, gain=math.sqrt(0.5))
             x = y.add_(x)
         else:
-            x = self.conv0(x, next(w_iter), noise_mode, fused_modconv)
-            x = self.conv1(x, next(w_iter), noise_mode, fused_modconv)
+            x = self.conv0(x, next(w_iter), **conv)
+            x = self.conv1(x, next(w_iter), **conv)
         if img is not None:
-            img = upsample2d(img, self.resample_filter)
+            img = (fast.upsample2d if fast_dtype is not None else upsample2d)(img, self.resample_filter)
         if self.num_torgb:
-            y = self.torgb(x, next(w_iter), fused_modconv).to(torch.float32, memory_format=torch.contiguous_format)
+            y = self.torgb(x, next(w_iter), fused_modconv, fast_dtype)
+            y = y.to(torch.float32, memory_format=torch.contiguous_format)
             img = img.add_(y) if img is not None else y
         return x, img
 
@@ -250,8 +256,19 @@ class SynthesisNetwork(nn.Module):
     def blocks(self) -> list[SynthesisBlock]:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
+    def conv_layers(self) -> list[tuple[int, nn.Module]]:
+        """(w index, layer) of every conv in w order. A block reads ws from its first index on, conv0 then conv1
+        (b4 has only conv1); its toRGB reads the index after them, shared with the next block's conv0."""
+        layers, first = [], 0
+        for block in self.blocks():
+            convs = [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
+            layers += [(first + j, conv) for j, conv in enumerate(convs)]
+            first += block.num_conv
+        return layers
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", force_fp32: bool = False,
-                fused_modconv: bool | None = None) -> torch.Tensor:
+                fused_modconv: bool | None = None, fast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`fast_dtype` None: NVlabs' op order (bit-exact in fp32); a dtype: model/fast.py's ops computing in it."""
         ws = ws.to(torch.float32)
         x = img = None
         w_idx = 0
@@ -259,12 +276,19 @@ class SynthesisNetwork(nn.Module):
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
             x, img = block(x, img, block_ws, force_fp32=force_fp32, fused_modconv=fused_modconv,
-                           noise_mode=noise_mode)
+                           noise_mode=noise_mode, fast_dtype=fast_dtype)
         return img
 
 
 class Generator(nn.Module):
-    """G(z, c) = synthesis(mapping(z, c)); keywords as in a stylegan2-ada-pytorch pickle."""
+    """G(z, c) = synthesis(mapping(z, c)); keywords as in a stylegan2-ada-pytorch pickle.
+
+    What every generator family offers (see also networks_sg3): `family`, `num_ws`, `w_resolutions` (the
+    resolution each w index shapes), `synthesis.conv_layers()` and `check_filters(tensors)` for loaders.
+    """
+
+    family = "stylegan2"
+    check_filters = staticmethod(check_fir_buffers)
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
                  mapping_kwargs: dict | None = None, synthesis_kwargs: dict | None = None):
@@ -279,13 +303,16 @@ class Generator(nn.Module):
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, **synthesis_kwargs)
         self.num_ws = self.synthesis.num_ws
+        self.w_resolutions = w_resolutions(img_resolution)
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, num_ws=self.num_ws, **mapping_kwargs)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, update_emas: bool = False, noise_mode: str = "random",
-                force_fp32: bool = False, fused_modconv: bool | None = None) -> torch.Tensor:
+                force_fp32: bool = False, fused_modconv: bool | None = None,
+                fast_dtype: torch.dtype | None = None) -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi, truncation_cutoff, update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv)
+        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv,
+                              fast_dtype=fast_dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -319,24 +346,25 @@ class DiscriminatorBlock(nn.Module):
         if architecture == "resnet":
             self.skip = Conv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2, trainable=trainable())
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None,
-                force_fp32: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        dtype = block_dtype(self.use_fp16, force_fp32, (x if x is not None else img).device)
-        layout = block_layout(self.channels_last, dtype)
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False,
+                fast_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dtype = block_dtype(self.use_fp16, force_fp32, (x if x is not None else img).device, fast_dtype)
+        layout = block_layout(self.channels_last, dtype, fast_dtype)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=layout)
         if self.in_channels == 0 or self.architecture == "skip":
             img = img.to(dtype=dtype, memory_format=layout)
-            y = self.fromrgb(img)
+            y = self.fromrgb(img, fast_dtype=fast_dtype)
             x = x + y if x is not None else y
-            img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
+            down = fast.downsample2d if fast_dtype is not None else downsample2d
+            img = down(img, self.resample_filter) if self.architecture == "skip" else None
         if self.architecture == "resnet":
-            y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x)
-            x = self.conv1(x, gain=math.sqrt(0.5))
+            y = self.skip(x, gain=math.sqrt(0.5), fast_dtype=fast_dtype)
+            x = self.conv0(x, fast_dtype=fast_dtype)
+            x = self.conv1(x, gain=math.sqrt(0.5), fast_dtype=fast_dtype)
             x = y.add_(x)
         else:
-            x = self.conv1(self.conv0(x))
+            x = self.conv1(self.conv0(x, fast_dtype=fast_dtype), fast_dtype=fast_dtype)
         return x, img
 
 
@@ -377,13 +405,15 @@ class DiscriminatorEpilogue(nn.Module):
         self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
-    def forward(self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None,
+                fast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Always in fp32, as NVlabs; `fast_dtype` only selects the fast ops."""
         x = x.to(torch.float32, memory_format=torch.contiguous_format)
         if self.architecture == "skip":
-            x = x + self.fromrgb(img.to(torch.float32))
+            x = x + self.fromrgb(img.to(torch.float32), fast_dtype=fast_dtype)
         if self.mbstd is not None:
             x = self.mbstd(x)
-        x = self.conv(x)
+        x = self.conv(x, fast_dtype=fast_dtype)
         x = self.fc(x.flatten(1))
         x = self.out(x)
         if self.cmap_dim > 0:
@@ -393,6 +423,8 @@ class DiscriminatorEpilogue(nn.Module):
 
 class Discriminator(nn.Module):
     """D(img, c) -> [N, 1] logits; keywords as in a stylegan2-ada-pytorch pickle."""
+
+    check_filters = staticmethod(check_fir_buffers)
 
     def __init__(self, c_dim: int, img_resolution: int, img_channels: int, architecture: str = "resnet",
                  channel_base: int = 32768, channel_max: int = 512, num_fp16_res: int = 0,
@@ -429,9 +461,11 @@ class Discriminator(nn.Module):
             self.mapping = MappingNetwork(0, c_dim, cmap_dim, num_ws=None, w_avg_beta=None, **mapping_kwargs)
         self.b4 = DiscriminatorEpilogue(c4, cmap_dim, 4, **epilogue_kwargs, **common)
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False,
+                fast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`fast_dtype` as in SynthesisNetwork.forward."""
         x = None
         for res in self.block_resolutions:
-            x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
+            x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32, fast_dtype=fast_dtype)
         cmap = self.mapping(None, c) if self.c_dim > 0 else None
-        return self.b4(x, img, cmap)
+        return self.b4(x, img, cmap, fast_dtype=fast_dtype)

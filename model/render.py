@@ -13,7 +13,7 @@ import torch
 
 from . import fast, latents
 from .errors import ModelError
-from .latents import one_hot, seed_to_z, seeds_to_z
+from .latents import one_hot, seed_to_z
 from .spec import LatentSpec, W, check_noise_mode
 
 
@@ -41,18 +41,19 @@ def label(G, class_idx: int | None, device: torch.device) -> torch.Tensor:
 
 @torch.inference_mode()
 def spec_ws(G, spec: LatentSpec, device: torch.device | None = None,
-            directions: Mapping[str, np.ndarray] | None = None) -> torch.Tensor:
+            directions: Mapping[str, np.ndarray] | None = None, c: torch.Tensor | None = None) -> torch.Tensor:
     """[1, num_ws, w_dim] for a spec: base, mix, truncate, edit, the order model/spec.py defines.
 
     A seed's z is drawn in float64 (RandomState), made fp32 on the CPU, then moved: the mapping would round it
     to fp32 anyway, and devices without float64 (MPS) work. `directions` resolves the edits' direction ids to
-    unit vectors [w_dim].
+    unit vectors [w_dim]. `c` [c_dim] conditions the seeds' mapping instead of the one-hot of spec.class_idx: the
+    trainer's grid uses its dataset's labels, which may be float vectors.
     """
     device = device or next(G.parameters()).device
-    ws = _base_ws(G, spec.seed, spec.w, spec.class_idx, device)
+    ws = _base_ws(G, spec.seed, spec.w, spec.class_idx, c, device)
     if spec.mix is not None:
         source = spec.mix.source
-        src = (_base_ws(G, source, None, spec.class_idx, device) if isinstance(source, int)
+        src = (_base_ws(G, source, None, spec.class_idx, c, device) if isinstance(source, int)
                else spec_ws(G, source, device, directions))
         ws = latents.mix_styles(ws, src, spec.mix.indices)
     ws = latents.truncate(ws, G.mapping.w_avg, spec.psi, spec.cutoff)
@@ -70,11 +71,12 @@ def spec_ws(G, spec: LatentSpec, device: torch.device | None = None,
     return ws
 
 
-def _base_ws(G, seed: int | None, w: W | None, class_idx: int | None, device: torch.device) -> torch.Tensor:
+def _base_ws(G, seed: int | None, w: W | None, class_idx: int | None, c: torch.Tensor | None,
+             device: torch.device) -> torch.Tensor:
     """Untruncated [1, num_ws, w_dim]: a seed mapped with batch 1 as generate.py does, or the explicit w."""
     if seed is not None:
         z = torch.from_numpy(seed_to_z(seed, G.z_dim)).float().to(device)
-        return G.mapping(z, label(G, class_idx, device))
+        return G.mapping(z, label(G, class_idx, device) if c is None else c.reshape(1, -1).to(device))
     if w.shape != (G.num_ws, G.w_dim):
         raise ModelError(f"bad w: shape {list(w.shape)}, this network needs [{G.num_ws}, {G.w_dim}]")
     return torch.from_numpy(w.array()).to(device)[None]
@@ -86,34 +88,20 @@ def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = 
     return to_uint8(fast.render(G, ws, noise_mode, precision))
 
 
-def style_mix(G, row_seeds: list[int], col_seeds: list[int], col_styles: list[int], psi: float = 1.0,
-              class_idx: int | None = None, noise_mode: str = "const", precision: str = "exact",
-              ) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
-    """NVlabs' style_mixing.py: (image per distinct seed, image per (row, col) with the col seed's `col_styles`).
-
-    As there, the distinct seeds are mapped in one batch and truncated by hand over every w index.
-    """
-    device = next(G.parameters()).device
-    seeds = list(dict.fromkeys(row_seeds + col_seeds))
-    with torch.inference_mode():
-        z = torch.from_numpy(seeds_to_z(seeds, G.z_dim)).float().to(device)
-        ws = G.mapping(z, label(G, class_idx, device).repeat(len(seeds), 1))
-        ws = G.mapping.w_avg + (ws - G.mapping.w_avg) * psi
-        w_of = dict(zip(seeds, ws, strict=True))
-        own = dict(zip(seeds, synthesize(G, ws, noise_mode, precision), strict=True))
-        mixed = {}
-        for r in row_seeds:
-            for col in col_seeds:
-                w = w_of[r].clone()
-                w[col_styles] = w_of[col][col_styles]
-                mixed[(r, col)] = synthesize(G, w[None], noise_mode, precision)[0]
-    return own, mixed
+def render_specs(G, specs: list[LatentSpec], precision: str = "exact",
+                 directions: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """Specs of one noise mode -> uint8 [N, H, W, C], synthesised in batches (faster than one by one)."""
+    modes = {spec.noise_mode for spec in specs}
+    if len(modes) != 1:
+        raise ValueError(f"render_specs: one noise mode per call, got {sorted(modes)}")
+    ws = torch.cat([spec_ws(G, spec, directions=directions) for spec in specs])
+    return synthesize(G, ws, modes.pop(), precision)
 
 
 def render_spec(G, spec: LatentSpec, precision: str = "exact",
                 directions: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """One spec -> uint8 [H, W, C]; a seed spec with 'exact' gives NVlabs' generate.py pixels on the CPU."""
-    return synthesize(G, spec_ws(G, spec, directions=directions), spec.noise_mode, precision)[0]
+    return render_specs(G, [spec], precision, directions)[0]
 
 
 def render_seed(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class_idx: int | None = None,

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import time
-import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,15 +19,13 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from model.image_prep import TRANSFORMS, open_flat, to_square, unreadable_reason
 from model.io.atomic import atomic_write, remove_stale_temps
 
-TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 LABELS_FILE = "dataset.json"
 IMAGE_EXTENSIONS = frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
-GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
-ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 SHOW_LISTED = 5  # names listed in a "skipped" or "small" message
 KINDS = {"L": "grayscale", "RGB": "colour"}
 
@@ -106,63 +103,6 @@ def check_resolution(resolution: int) -> None:
         raise DatasetError(f"resolution must be a power of two >= 4, got {resolution}")
 
 
-def is_gray(image: Image.Image) -> bool:
-    """Grayscale sources stay 1-channel; palette images count as colour even if their palette is gray."""
-    return image.mode in GRAY_MODES
-
-
-def has_alpha(image: Image.Image) -> bool:
-    return image.mode in ALPHA_MODES or image.info.get("transparency") is not None
-
-
-def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    """Any Pillow mode -> L (grayscale sources) or RGB, transparency composited over `background`."""
-    image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
-    image.load()
-    if image.mode.startswith("I"):  # 16-bit (or 32-bit int) gray: scale 0..65535 to 0..255, not clip
-        pixels = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
-        return Image.fromarray(np.rint(pixels / 257).astype(np.uint8), "L")
-    base = "L" if is_gray(image) else "RGB"
-    if not has_alpha(image):
-        return image.convert(base)
-    with_alpha = image.convert("LA" if base == "L" else "RGBA")
-    canvas = Image.new(base, image.size, background_for(base, background))
-    canvas.paste(with_alpha.convert(base), mask=with_alpha.getchannel("A"))
-    return canvas
-
-
-def background_for(mode: str, background: tuple[int, int, int]) -> int | tuple[int, int, int]:
-    return Image.new("RGB", (1, 1), background).convert(mode).getpixel((0, 0))
-
-
-def to_square(image: Image.Image, resolution: int, transform: str, background: tuple[int, int, int]) -> Image.Image:
-    """An L/RGB image of any shape -> resolution x resolution, as the chosen transform says.
-
-    center-crop: the central square, resized. pad: padded to a square with the background colour, resized.
-    center-crop-wide (NVlabs' semantics, for 2:1 data such as LSUN cars): the central 2:1 box, resized to
-    resolution x resolution/2 and placed in the middle of a black square.
-    """
-    w, h = image.size
-    if transform == "center-crop":
-        side = min(w, h)
-        image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-    elif transform == "pad":
-        side = max(w, h)
-        canvas = Image.new(image.mode, (side, side), background_for(image.mode, background))
-        canvas.paste(image, ((side - w) // 2, (side - h) // 2))
-        image = canvas
-    else:  # center-crop-wide
-        box_w, box_h = (w, max(1, w // 2)) if w <= 2 * h else (2 * h, h)
-        left, top = (w - box_w) // 2, (h - box_h) // 2
-        wide = image.crop((left, top, left + box_w, top + box_h))
-        wide = wide.resize((resolution, resolution // 2), Image.Resampling.LANCZOS)
-        image = Image.new(image.mode, (resolution, resolution), 0)
-        image.paste(wide, (0, (resolution - resolution // 2) // 2))
-    if image.size != (resolution, resolution):
-        image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
-    return image
-
-
 def archive_name(index: int) -> str:
     return f"{index // 1000:05d}/img{index:08d}.png"
 
@@ -178,17 +118,6 @@ def listed(items: list[tuple[str, str]]) -> str:
     """The first few (name, why) pairs for a one-line message: `a.png (1x1), b.png (2x3), ... (4 more)`."""
     more = f", ... ({len(items) - SHOW_LISTED} more)" if len(items) > SHOW_LISTED else ""
     return ", ".join(f"{name} ({why})" for name, why in items[:SHOW_LISTED]) + more
-
-
-def skip_reason(error: Exception) -> str:
-    """Why an image was skipped, short: Pillow's messages can repeat the full path or span lines."""
-    if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return f"over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
-    if isinstance(error, UnidentifiedImageError):
-        return "not an image format Pillow reads"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 @dataclass
@@ -237,12 +166,9 @@ def convert_into(source: Source, tmp: str, resolution: int, transform: str, back
             if source.labels is not None and name not in source.labels:
                 raise DatasetError(f"{name} has no label in {LABELS_FILE}")
             try:
-                with warnings.catch_warnings():  # over the pixel limit: refused at open, before any decoding
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    with source.open(name) as opened:
-                        image = flatten(opened, background)
+                image = open_flat(lambda name=name: source.open(name), background)
             except Exception as e:  # a corrupt file can raise anything from OSError to SyntaxError
-                skipped.append((name, skip_reason(e)))
+                skipped.append((name, unreadable_reason(e)))
                 continue
             first = first or (name, image.mode)
             if image.mode != first[1]:

@@ -27,8 +27,8 @@ import torch
 from model import fast
 from model.io import load, save_networks
 from model.io.atomic import remove_stale_temps
-from model.latents import seeds_to_z
-from model.render import pick_device, to_uint8
+from model.render import pick_device, spec_ws, synthesize
+from model.spec import LatentSpec
 
 from .config import ConfigError, TrainConfig, TrainOptions, newest_run_dir, next_run_dir, resolve, run_description
 from .dataset import ImageZipDataset
@@ -135,6 +135,9 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
     if opts.resume is not None:
         model = load(opts.resume, which=("G", "D", "G_ema"))
         G = model.networks["G"]
+        if G.family != "stylegan2":
+            raise ConfigError(f"--resume {Path(opts.resume).name}: training StyleGAN3 (alias-free) networks is not "
+                              "supported; resume from a StyleGAN2 network")
         if (G.img_resolution, G.img_channels) != (dataset.resolution, dataset.channels):
             raise ConfigError(f"--resume {Path(opts.resume).name} makes {G.img_resolution}x{G.img_resolution} images "
                               f"with {G.img_channels} channel(s), the dataset has {dataset.resolution}x"
@@ -239,16 +242,13 @@ class Grid:
     def reals(self, dataset) -> np.ndarray:
         return np.stack([dataset[i][0] for i in self.indices]).transpose(0, 2, 3, 1)
 
-    @torch.no_grad()
-    def fakes(self, G, device: torch.device, batch: int = 32) -> np.ndarray:
-        """G_ema on the grid seeds, noise 'const', in fp32 on the fast ops (equal to `sgx generate` up to
-        rounding, and several times faster than the exact path's grouped convolutions on the CPU)."""
-        z = torch.from_numpy(seeds_to_z(self.seeds, G.z_dim)).float().to(device)
-        c = torch.from_numpy(self.labels) if self.use_labels else torch.zeros([len(self.seeds), 0])
-        ws = G.mapping(z, c.to(device))
-        with fast.fast_ops(torch.float32):
-            out = [to_uint8(G.synthesis(ws[i:i + batch], noise_mode="const")) for i in range(0, len(ws), batch)]
-        return np.concatenate(out)
+    def fakes(self, G, device: torch.device) -> np.ndarray:
+        """G_ema on the grid seeds' specs, noise 'const', in fp32 on the fast ops: `sgx generate`'s ws, its
+        pixels up to rounding, several times faster than the exact path's grouped convolutions on the CPU."""
+        labels = torch.from_numpy(self.labels) if self.use_labels else torch.zeros([len(self.seeds), 0])
+        ws = torch.cat([spec_ws(G, LatentSpec(seed=seed), device, c=c)
+                        for seed, c in zip(self.seeds, labels, strict=True)])
+        return synthesize(G, ws, "const", "fp32")
 
     def metadata(self, kind: str, **extra) -> dict:
         meta = dict(kind=kind, grid_w=self.w, grid_h=self.h, **extra)
@@ -476,7 +476,7 @@ class ProgressBar:
 
 
 def _spawned(plan: Plan) -> None:
-    fast.tune_allocator()  # a spawned interpreter starts with glibc's defaults again
+    fast.tune_allocator()  # a spawned interpreter starts with glibc's defaults (sgx's entry tunes the parent)
     world = int(os.environ["WORLD_SIZE"])
     device = torch.device(plan.device)
     if device.type == "cpu":
@@ -490,7 +490,6 @@ def _spawned(plan: Plan) -> None:
 
 def train(opts: TrainOptions, log=print) -> Path:
     """`sgx train`: prepare the run, then train in this process, in --gpus processes, or as a torchrun rank."""
-    fast.tune_allocator()  # glibc would unmap and re-fault big tensors every step (half the CPU time here)
     if from_torchrun():
         import torch.distributed as dist
 

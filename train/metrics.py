@@ -14,8 +14,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model import fast
-
 NHOOD = 7
 NHOODS_PER_IMAGE = 128
 DIR_REPEATS = 4
@@ -134,8 +132,7 @@ def generate_uint8(G, num: int, labels: np.ndarray, device: torch.device, seed: 
         z = torch.randn([n, G.z_dim], generator=gen).to(device)
         idx = torch.randint(len(labels), [n], generator=gen).numpy()
         c = torch.from_numpy(labels[idx]).to(device) if G.c_dim else torch.zeros([n, 0], device=device)
-        with fast.fast_ops(torch.float32):
-            img = G.synthesis(G.mapping(z, c), noise_mode="random")
+        img = G.synthesis(G.mapping(z, c), noise_mode="random", fast_dtype=torch.float32)
         out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu())
     return torch.cat(out)
 

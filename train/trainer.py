@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,13 +53,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def precision_contexts(precision: str) -> tuple[Callable, Callable]:
-    """(main passes, regularisers). 'exact' is NVlabs' op order in fp32; the others use model.fast's
-    mathematically equal ops, with the main passes in the chosen dtype and the regularisers in fp32."""
+def precision_dtypes(precision: str) -> tuple[torch.dtype | None, torch.dtype | None]:
+    """fast_dtype of (main passes, regularisers). 'exact' (None) is NVlabs' op order in fp32; the others use
+    model.fast's mathematically equal ops, with the main passes in the chosen dtype and the regularisers in fp32."""
     if precision == "exact":
-        return nullcontext, nullcontext
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    return (lambda: fast.fast_ops(dtype)), (lambda: fast.fast_ops(torch.float32))
+        return None, None
+    return fast.DTYPES[precision], torch.float32
 
 
 def chunk_seed(seed: int, batch_idx: int, phase_idx: int, chunk: int) -> int:
@@ -94,10 +91,10 @@ class Trainer:
         self.labels = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
         self.stats = StatsCollector()
         self.ada_signs = SignAverage()
-        main_context, reg_context = precision_contexts(self.precision)
+        main_dtype, reg_dtype = precision_dtypes(self.precision)
         self.loss = StyleGAN2Loss(self.G, self.D, self.augment_pipe, **cfg.loss_kwargs,
-                                  force_fp32=self.precision == "exact", main_context=main_context,
-                                  reg_context=reg_context, report=self._report, mean_over_ranks=self.d.mean)
+                                  force_fp32=self.precision == "exact", main_dtype=main_dtype,
+                                  reg_dtype=reg_dtype, report=self._report, mean_over_ranks=self.d.mean)
         self.phases = self._make_phases()
         self.cur_nimg = 0
         self.batch_idx = 0

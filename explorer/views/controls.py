@@ -43,7 +43,8 @@ from ..actions import (
     SetNoise,
     SetPsi,
 )
-from ..state import Explorer, layer_text
+from ..captions import layer_text
+from ..state import Explorer
 from .draw import elide_left, elide_middle, font, home_relative
 
 PAD = 16

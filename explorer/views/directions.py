@@ -27,7 +27,8 @@ from ..actions import (
     SetEditStrength,
     ShowDirections,
 )
-from ..state import EDITS_PER_PAGE, STRENGTH_RANGE, DirectionSet, Explorer, layer_text
+from ..captions import layer_text
+from ..state import EDITS_PER_PAGE, STRENGTH_RANGE, DirectionSet, Explorer
 from .controls import PAD, ROW
 
 

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
-from ..layers import fir_filter
 
 MAX_RESOLUTION = 1 << 16
 MAX_MAPPING_LAYERS = 64
@@ -55,7 +54,7 @@ def build_network(name: str, cls: type[nn.Module], kwargs: dict, tensors: dict[s
 
 
 def check_tensors(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    """Strict name set, shapes, fp32 and the exact FIR filter (§6.6 steps 1-2)."""
+    """Strict name set, shapes, fp32 (§6.6 steps 1-2), then the network checks its fixed filters itself."""
     expected = {k: list(v.shape) for k, v in net.state_dict().items()}
     for key in expected:
         if key not in tensors:
@@ -63,7 +62,6 @@ def check_tensors(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
     for key in tensors:
         if key not in expected:
             raise ModelError(f"incompatible weights: unexpected '{key}'")
-    fir = fir_filter()
     for key, shape in expected.items():
         t = tensors[key]
         if list(t.shape) != shape:
@@ -71,5 +69,4 @@ def check_tensors(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
         if t.dtype != torch.float32:
             raise ModelError(f"incompatible weights: '{key}' is {str(t.dtype).removeprefix('torch.')}, "
                              "expected float32")
-        if key.endswith("resample_filter") and not torch.equal(t, fir):
-            raise ModelError(f"incompatible weights: '{key}' is not the [1, 3, 3, 1] resample filter")
+    net.check_filters(tensors)

@@ -18,13 +18,15 @@ from torch import nn
 
 from ..errors import ModelError
 from ..networks import Discriminator, Generator
+from ..networks_sg3 import Generator as AliasFreeGenerator
 from .atomic import atomic_write
 from .build import build_network, check_size_keywords
 
 FORMAT = "stylegan-explorer/1"
 HEADER_KEY = "stylegan-explorer"
 TRAINING_STATE_KEY = "stylegan-explorer-training-state"  # the trainer's resume files: safetensors, not networks
-CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
+CLASSES = {"Generator": Generator, "Discriminator": Discriminator, "StyleGAN3Generator": AliasFreeGenerator}
+CLASS_NAMES = {cls: name for name, cls in CLASSES.items()}
 
 
 def save_networks(path: str | os.PathLike, networks: dict[str, nn.Module], metadata: dict | None = None) -> None:
@@ -32,7 +34,7 @@ def save_networks(path: str | os.PathLike, networks: dict[str, nn.Module], metad
     path = Path(path)
     tensors, header = {}, {"format": FORMAT, "networks": {}, "metadata": metadata or {}}
     for name, net in networks.items():
-        header["networks"][name] = {"class": type(net).__name__, "init_kwargs": net.init_kwargs}
+        header["networks"][name] = {"class": CLASS_NAMES[type(net)], "init_kwargs": net.init_kwargs}
         for key, t in net.state_dict().items():
             tensors[f"{name}.{key}"] = t.detach().to("cpu", torch.float32).contiguous()
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={HEADER_KEY: json.dumps(header)}))

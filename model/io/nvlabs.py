@@ -1,4 +1,4 @@
-"""NVlabs network pickles (stylegan2-ada-pytorch, stylegan3 `--cfg=stylegan2`) -> our Generator / Discriminator.
+"""NVlabs network pickles (stylegan2-ada-pytorch; stylegan3 `--cfg=stylegan2`, `-t` and `-r`) -> our networks.
 
 `safe_unpickle` turns the file into inert records. Here we recognise the code base that wrote them (spec §6.8),
 rebuild our constructor keywords from the top-level `_init_kwargs`, flatten each record tree into a state dict
@@ -19,23 +19,31 @@ from torch import nn
 
 from ..errors import ModelError
 from ..networks import Discriminator, Generator
+from ..networks_sg3 import Generator as AliasFreeGenerator
 from .build import build_network, check_size_keywords
 from .safe_unpickle import DEFAULT_LIMITS, EasyDict, Limits, PersistentObject, TFNetwork, read_pickle
 
 FAMILY_SG2A = "stylegan2-ada"
 FAMILY_SG3 = "stylegan3-sg2"
+FAMILY_SG3_AF = "stylegan3"  # alias-free T and R generators; their pickles hold a FAMILY_SG3 discriminator
 NETWORK_NAMES = ("G", "D", "G_ema")
 
 G_REQUIRED = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
 G_POSITIONAL = {FAMILY_SG2A: G_REQUIRED + ("mapping_kwargs", "synthesis_kwargs"),
-                FAMILY_SG3: G_REQUIRED + ("mapping_kwargs",)}
+                FAMILY_SG3: G_REQUIRED + ("mapping_kwargs",), FAMILY_SG3_AF: G_REQUIRED + ("mapping_kwargs",)}
 D_REQUIRED = ("c_dim", "img_resolution", "img_channels")
 D_POSITIONAL = D_REQUIRED + ("architecture", "channel_base", "channel_max", "num_fp16_res", "conv_clamp", "cmap_dim",
                              "block_kwargs", "mapping_kwargs", "epilogue_kwargs")
 SG3_FP16_DEFAULTS = {"num_fp16_res": 4, "conv_clamp": 256}  # stylegan3's class defaults differ from SG2A's
 SG3_W_AVG_BETA = 0.998
-# Plain attributes of the pickled modules that must agree with the network built from the keywords (§6.6 step 3).
+# Plain attributes of the pickled modules that must agree with the network built from the keywords (§6.6 step 3);
+# for StyleGAN3 also its derived schedule: layer names, sizes, sampling rates, cutoffs, filters and padding.
 CROSS_CHECKED = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "num_ws", "use_fp16", "conv_clamp")
+SG3_CROSS_CHECKED = ("layer_names", "channels", "size", "sampling_rate", "bandwidth", "is_torgb",
+                     "is_critically_sampled", "in_channels", "out_channels", "in_size", "out_size", "in_sampling_rate",
+                     "out_sampling_rate", "tmp_sampling_rate", "in_cutoff", "out_cutoff", "in_half_width",
+                     "out_half_width", "conv_kernel", "up_factor", "up_taps", "down_factor", "down_taps", "down_radial",
+                     "padding")
 
 
 @dataclass
@@ -47,6 +55,7 @@ class NvlabsNetworks:
     kwargs: dict[str, dict]
     training_set_kwargs: dict | None = None
     module_src_sha256: dict[str, str] = field(default_factory=dict)  # class name -> sha256 hex of its module_src
+    # (where G's and D's sources differ but share class names, as in stylegan3, G's)
 
 
 def read_nvlabs_pickle(path: str | os.PathLike, which: tuple[str, ...] = ("G_ema",),
@@ -71,19 +80,24 @@ def nvlabs_networks(top: object, which: tuple[str, ...] = ("G_ema",),
     records = _network_records(top, which)
     flat = {name: _flatten(rec, limits.max_depth) for name, rec in records.items()}
     families = {name: _family(rec, flat[name][0]) for name, rec in records.items()}
-    if len(set(families.values())) > 1:
+    if len({f.removesuffix("-sg2") for f in families.values()}) > 1:  # stylegan3's two families share a file
         raise ModelError(f"unsupported pickle: its networks come from different code bases ({families})")
-    hashes: dict[str, str] = {}
-    for _, modules in flat.values():
-        _hash_sources(modules, hashes)
-    result = NvlabsNetworks({}, next(iter(families.values())), {}, module_src_sha256=hashes)
+    hashes: dict[str, dict[str, str]] = {}  # per family: stylegan3's two source files share class names
+    for name, (_, modules) in flat.items():
+        _hash_sources(modules, hashes.setdefault(families[name], {}))
+    family = next((families[n] for n in ("G_ema", "G") if n in families), families.get("D"))
+    merged = {k: v for f in hashes.values() for k, v in f.items()} | hashes[family]
+    result = NvlabsNetworks({}, family, {}, module_src_sha256=merged)
     used: set[int] = set()
     for name, rec in records.items():
         kwargs = _constructor_kwargs(rec, families[name], limits.max_depth)
         tensors, modules = flat[name]
         result.kwargs[name] = kwargs
-        result.networks[name] = build_network(name, Discriminator if name == "D" else Generator, kwargs,
-                                              _unshared(tensors, used), lambda net, m=modules: _check_modules(net, m))
+        alias_free = families[name] == FAMILY_SG3_AF and name != "D"
+        cls = Discriminator if name == "D" else AliasFreeGenerator if alias_free else Generator
+        attrs = CROSS_CHECKED + SG3_CROSS_CHECKED if alias_free else CROSS_CHECKED
+        result.networks[name] = build_network(name, cls, kwargs, _unshared(tensors, used),
+                                              lambda net, m=modules, a=attrs: _check_modules(net, m, a))
     tsk = top.get("training_set_kwargs")
     if isinstance(tsk, dict):
         result.training_set_kwargs = plain(tsk, limits.max_depth, "training_set_kwargs")
@@ -180,7 +194,7 @@ def _family(rec: PersistentObject, tensor_names: dict) -> str:
     src = rec.module_src
     if "SynthesisInput" in src or "filtered_lrelu" in src or any(n.startswith("synthesis.input.")
                                                                   for n in tensor_names):
-        raise ModelError("unsupported network: StyleGAN3 (alias-free) generator")
+        return FAMILY_SG3_AF
     if "fused_modconv_default" in src:
         return FAMILY_SG3
     if "class SynthesisBlock" in src:
@@ -229,6 +243,11 @@ def _constructor_kwargs(rec: PersistentObject, family: str, max_depth: int) -> d
     missing = [k for k in required if k not in kw]
     if missing:
         raise ModelError(f"unsupported network: {rec.class_name} keywords lack '{missing[0]}'")
+    if family == FAMILY_SG3_AF and not is_d:  # flat, like FAMILY_SG3; the class checks and bounds the keywords
+        if type(kw.setdefault("mapping_kwargs", {})) is not dict:
+            raise ModelError(f"unsupported network: {rec.class_name} keyword 'mapping_kwargs' is not a dict")
+        check_size_keywords(rec.class_name, kw)
+        return kw
     if not is_d and family == FAMILY_SG3:  # flat synthesis keywords (§6.3)
         kw.pop("fused_modconv_default", None)
         top = {k: kw.pop(k) for k in G_REQUIRED}
@@ -252,7 +271,7 @@ def _constructor_kwargs(rec: PersistentObject, family: str, max_depth: int) -> d
     return kw
 
 
-def _check_modules(net: nn.Module, modules: dict[str, PersistentObject]) -> None:
+def _check_modules(net: nn.Module, modules: dict[str, PersistentObject], attrs: tuple[str, ...]) -> None:
     """Same class at every path, and plain attributes that agree with the keywords (§6.6 step 3)."""
     ours = dict(net.named_modules())
     for path, rec in modules.items():
@@ -263,10 +282,30 @@ def _check_modules(net: nn.Module, modules: dict[str, PersistentObject]) -> None
         if type(module).__name__ != rec.class_name:
             raise ModelError(f"incompatible weights: '{where}' is a {rec.class_name}, "
                              f"expected a {type(module).__name__}")
-        for attr in CROSS_CHECKED:
+        for attr in attrs:
             if attr in rec.state and hasattr(module, attr):
                 got, want = rec.state[attr], getattr(module, attr)
-                simple = got is None or type(got) in (bool, int, float) or isinstance(got, np.generic)
-                if not simple or got != want:
+                if not _same(got, want):
+                    simple = got is None or type(got) in (bool, int, float, str) or isinstance(got, np.generic)
                     shown = got if simple else type(got).__name__
                     raise ModelError(f"incompatible weights: '{where}' has {attr}={shown}, expected {want}")
+
+
+def _same(got: object, want: object) -> bool:
+    """A pickled attribute equals ours: numbers (floats to 1e-9), numpy scalars, and short lists or arrays of
+    them or of strings; a scalar of ours stands for each entry (StyleGAN3 keeps square sizes as [w, h] arrays)."""
+    if got is None or want is None:
+        return got is want
+    if type(got) not in (bool, int, float, str, list, tuple) and not isinstance(got, np.generic | np.ndarray):
+        return False
+    try:
+        got, want = np.asarray(got), np.asarray(want)
+    except (ValueError, TypeError):  # ragged nesting
+        return False
+    if got.dtype.kind not in "biufU" or want.dtype.kind not in "biufU" or got.size > 1024 or \
+            (got.dtype.kind == "U") != (want.dtype.kind == "U") or (want.ndim and want.shape != got.shape):
+        return False
+    if got.dtype.kind == "U":
+        return bool(np.array_equal(got, want))
+    return bool(np.allclose(got.astype(np.float64), np.broadcast_to(want, got.shape).astype(np.float64), rtol=1e-9,
+                            atol=0))

@@ -25,11 +25,11 @@ import explorer.input  # noqa: E402
 from explorer.actions import OpenNetwork, PromptGoTo, SetPsi, SetSaveDir  # noqa: E402
 from explorer.app import App, default_save_dir  # noqa: E402
 from explorer.assets import DEMO_MODEL  # noqa: E402
+from explorer.captions import spec_caption  # noqa: E402
 from explorer.cli import main  # noqa: E402
 from explorer.handlers import dispatch  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
-from explorer.state import spec_caption  # noqa: E402
 from explorer.views.dialogs import TextDialog  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.render import render_seed  # noqa: E402

@@ -10,7 +10,8 @@ from explorer.cli import main
 from explorer.images import read_png_metadata
 from model.fast import choose_precision
 from model.io import load, save_networks
-from model.render import render_seed
+from model.render import render_seed, render_spec
+from model.spec import LatentSpec, Mix
 from tests.model.conformance import make_d, make_g
 
 
@@ -122,12 +123,17 @@ def test_mix_grid_layout_and_cells(nets, tmp_path):
         img = g.synthesis(w[None], noise_mode="const")
     expected = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].numpy()
     assert np.abs(cell("100-3.png").astype(int) - expected).max() <= 1  # batch composition may move 1 LSB
+    # Each cell's metadata is its latent spec, and renders the same pixels again.
+    spec = LatentSpec.from_json(read_png_metadata(tmp_path / "100-3.png"))
+    assert spec == LatentSpec(100, 0.8, mix=Mix(3, 0, 2))
+    assert np.array_equal(render_spec(g, spec, "exact"), cell("100-3.png"))
 
 
-def test_mix_styles_out_of_range(nets, tmp_path):
+@pytest.mark.parametrize("styles,message", [("0-6", "out of range"), ("0,2", "one run of w indices")])
+def test_mix_styles_out_of_range_or_not_one_run(nets, tmp_path, styles, message):
     uncond, _ = nets
-    result = run("mix", "--network", uncond, "--rows", "1", "--cols", "2", "--styles", "0-6", "--outdir", tmp_path)
-    assert result.exit_code == 2 and "out of range" in result.output
+    result = run("mix", "--network", uncond, "--rows", "1", "--cols", "2", "--styles", styles, "--outdir", tmp_path)
+    assert result.exit_code == 2 and message in result.output
 
 
 def test_info_describes_the_network(nets):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import explorer.app
-import explorer.cli
+import explorer.cli_options
 import model.io
 from explorer.cli import main
 
@@ -37,9 +37,9 @@ def opened(monkeypatch):
 
 
 def test_without_a_network_and_without_the_demo_model_it_says_so(monkeypatch, tmp_path, opened):
-    monkeypatch.setattr(explorer.cli, "DEMO_MODEL", tmp_path / "missing.safetensors")
+    monkeypatch.setattr(explorer.cli_options, "DEMO_MODEL", tmp_path / "missing.safetensors")
     result = CliRunner().invoke(main, ["explore"])
-    assert result.exit_code == 2 and "demo model" in result.output and "sgx explore PATH" in result.output
+    assert result.exit_code == 2 and "demo model is not there" in result.output and "network file" in result.output
     assert opened == []
 
 
@@ -47,16 +47,17 @@ def test_without_a_network_and_without_the_demo_model_it_says_so(monkeypatch, tm
 def test_without_a_network_it_opens_the_bundled_demo_model(opened):
     result = CliRunner().invoke(main, ["explore"])
     assert result.exit_code == 0, result.output
-    assert opened == [(str(explorer.cli.DEMO_MODEL), "auto", "auto"), "run"]
+    assert opened == [(str(explorer.cli_options.DEMO_MODEL), "auto", "auto"), "run"]
 
 
 def test_without_a_network_it_opens_the_demo_model(monkeypatch, tmp_path, opened):
     demo = tmp_path / "emoji64.safetensors"
     demo.write_bytes(b"x")
-    monkeypatch.setattr(explorer.cli, "DEMO_MODEL", demo)
-    result = CliRunner().invoke(main, ["explore"])
-    assert result.exit_code == 0, result.output
-    assert opened == [(str(demo), "auto", "auto"), "run"]
+    monkeypatch.setattr(explorer.cli_options, "DEMO_MODEL", demo)
+    for args in (["explore"], ["explore", "demo"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    assert opened == [(str(demo), "auto", "auto"), "run"] * 2
 
 
 def test_no_display_is_a_one_line_error(monkeypatch, opened):

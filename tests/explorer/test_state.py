@@ -2,7 +2,8 @@
 
 import pytest
 
-from explorer.state import Band, DirectionSet, Explorer, ModelInfo, spec_caption
+from explorer.captions import spec_caption
+from explorer.state import Band, DirectionSet, Explorer, ModelInfo
 from model.spec import MAX_SEED, Edit, LatentSpec, Mix
 
 INFO = ModelInfo("tiny", "ab" * 32, 16, 3, 6, 0, "cpu", (Band("coarse", 0, 2, "4²–8²"), Band("fine", 3, 5, "16²")),

@@ -9,9 +9,10 @@ import pygame  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from explorer.captions import spec_caption  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import load_pins, save_pins  # noqa: E402
-from explorer.state import Explorer, Pin, spec_caption  # noqa: E402
+from explorer.state import Explorer, Pin  # noqa: E402
 from model.io import load  # noqa: E402
 from model.render import render_spec, spec_ws  # noqa: E402
 from model.spec import LatentSpec, W  # noqa: E402

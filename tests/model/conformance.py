@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pytest
 import torch
 
 from model.networks import Discriminator, Generator
@@ -45,3 +48,14 @@ def make_d(c_dim: int = 0) -> Discriminator:
     d = Discriminator(c_dim=c_dim, **D_KWARGS).eval()
     fill_weights(d, 7)
     return d
+
+
+def check_image(img: torch.Tensor, mean: float, mean_abs: float, first: tuple, total: int, digest: str) -> None:
+    """A spec vector row: float statistics to 1e-6, then the uint8 image (§5.4 conversion) by sum and sha256."""
+    values = img.double().numpy()
+    assert values.mean() == pytest.approx(mean, abs=1e-6)
+    assert np.abs(values).mean() == pytest.approx(mean_abs, abs=1e-6)
+    assert values[0, :, 0, 0] == pytest.approx(first, abs=1e-6)
+    u8 = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
+    assert int(u8.sum(dtype=np.int64)) == total
+    assert hashlib.sha256(u8.tobytes()).hexdigest() == digest

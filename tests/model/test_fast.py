@@ -5,8 +5,7 @@ fp16 blocks. Fidelity levels: fast fp32 is a C2-style rewrite (float tolerance);
 the uint8 images, the measure a user sees.
 """
 
-import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -65,17 +64,15 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 # The switch
 
 
-def test_exact_path_is_unchanged_by_the_switch():
+def test_fast_dtype_applies_to_its_call_only():
     ws = seeds_ws(G0, [0, 1])
     before = G0.synthesis(ws, noise_mode="const", force_fp32=True)
-    with fast.fast_ops(torch.bfloat16):
-        inside = G0.synthesis(ws, noise_mode="const")
-        assert fast.active()
+    fast_bf16 = G0.synthesis(ws, noise_mode="const", fast_dtype=torch.bfloat16)
     after = G0.synthesis(ws, noise_mode="const", force_fp32=True)
-    assert not fast.active()
     assert torch.equal(before, after)
-    assert not torch.equal(before, inside)
+    assert not torch.equal(before, fast_bf16)
     assert torch.equal(fast.render(G0, ws, "const", "exact"), before)
+    assert torch.equal(fast.render(G0, ws, "const", "bf16"), fast_bf16)
 
 
 def test_fast_path_uses_its_dtype_and_channels_last():
@@ -94,21 +91,6 @@ def test_fast_path_uses_its_dtype_and_channels_last():
             assert (seen["b4"].dtype, seen["b16"].dtype) == dtypes
             cl = seen["b16"].is_contiguous(memory_format=torch.channels_last) and not seen["b16"].is_contiguous()
             assert cl == (precision != "exact")
-
-
-def test_switch_is_per_thread():
-    ws = seeds_ws(G0, [0])
-    exact = G0.synthesis(ws, noise_mode="const", force_fp32=True)
-    other = {}
-
-    def run():
-        other["out"] = G0.synthesis(ws, noise_mode="const", force_fp32=True)
-
-    with fast.fast_ops(torch.bfloat16):
-        t = threading.Thread(target=run)
-        t.start()
-        t.join()
-    assert torch.equal(other["out"], exact)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -184,25 +166,20 @@ def test_fast_conv2d_resample_matches_exact(k, up, down):
 # Training: gradients through the fast ops (plain, with double backward as R1 and path length need)
 
 
-def g_grads(g: Generator, ws: torch.Tensor, target: torch.Tensor, context) -> list[torch.Tensor]:
+def g_grads(g: Generator, ws: torch.Tensor, target: torch.Tensor, variant) -> list[torch.Tensor]:
     g.zero_grad(set_to_none=True)
+    fast_dtype, context = variant
     with context():
-        img = g.synthesis(ws, noise_mode="const")
+        img = g.synthesis(ws, noise_mode="const", fast_dtype=fast_dtype)
     (img.float() * target).sum().backward()
     return [p.grad.clone() for p in g.synthesis.parameters()]
 
 
-@contextmanager
-def autocast_fast_fp32():
-    """What a bf16-autocast trainer would do: fast ops with fp32 blocks, autocast choosing the op dtypes."""
-    with torch.autocast("cpu", dtype=torch.bfloat16), fast.fast_ops(torch.float32):
-        yield
-
-
-CONTEXTS = {
-    "fp32": lambda: fast.fast_ops(torch.float32),
-    "bf16": lambda: fast.fast_ops(torch.bfloat16),
-    "autocast+fp32": autocast_fast_fp32,
+EXACT = (None, nullcontext)
+VARIANTS = {  # (fast_dtype, context); autocast+fp32 is what a bf16-autocast trainer would do: fp32 blocks, autocast
+    "fp32": (torch.float32, nullcontext),  # choosing the op dtypes
+    "bf16": (torch.bfloat16, nullcontext),
+    "autocast+fp32": (torch.float32, lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
 }
 
 
@@ -223,24 +200,25 @@ def test_generator_gradients_match_exact(name, batch):
     g = make_g().train()
     ws = seeds_ws(g, range(batch))
     target = torch.randn([batch, 3, 16, 16], generator=torch.Generator().manual_seed(5))
-    check_close(g_grads(g, ws, target, nullcontext), g_grads(g, ws, target, CONTEXTS[name]), name)
+    check_close(g_grads(g, ws, target, EXACT), g_grads(g, ws, target, VARIANTS[name]), name)
 
 
-@pytest.mark.parametrize("name", list(CONTEXTS))
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_discriminator_r1_gradients_match_exact(name):
     d = make_d().train()
     x = torch.randn([4, 3, 16, 16], generator=torch.Generator().manual_seed(6))
 
-    def grads(context):
+    def grads(variant):
         d.zero_grad(set_to_none=True)
         img = x.clone().requires_grad_(True)
+        fast_dtype, context = variant
         with context():
-            logits = d(img, None)
+            logits = d(img, None, fast_dtype=fast_dtype)
         (r1,) = torch.autograd.grad(logits.float().sum(), img, create_graph=True)
         (logits.float().sum() + r1.square().sum()).backward()
         return [r1.detach()] + [p.grad.clone() for p in d.parameters()]
 
-    check_close(grads(nullcontext), grads(CONTEXTS[name]), name)
+    check_close(grads(EXACT), grads(VARIANTS[name]), name)
 
 
 def test_path_length_double_backward_matches_exact():
@@ -248,16 +226,15 @@ def test_path_length_double_backward_matches_exact():
     ws = seeds_ws(g, range(2))
     noise = torch.randn([2, 3, 16, 16], generator=torch.Generator().manual_seed(7)) / 16
 
-    def grads(context):
+    def grads(fast_dtype):
         g.zero_grad(set_to_none=True)
         w = ws.clone().requires_grad_(True)
-        with context():
-            img = g.synthesis(w, noise_mode="const")
+        img = g.synthesis(w, noise_mode="const", fast_dtype=fast_dtype)
         (pl,) = torch.autograd.grad((img.float() * noise).sum(), w, create_graph=True)
         pl.square().sum().backward()
         return [pl.detach()] + [p.grad.clone() for p in g.synthesis.parameters() if p.grad is not None]
 
-    check_close(grads(nullcontext), grads(CONTEXTS["fp32"]), "fp32")
+    check_close(grads(None), grads(torch.float32), "fp32")
 
 
 # ---------------------------------------------------------------------------------------------------------

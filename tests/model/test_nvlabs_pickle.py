@@ -198,19 +198,20 @@ def test_sg3_defaults_are_cross_checked_against_block_attributes(tmp_path):
 # -- refused networks ----------------------------------------------------------------------------------------
 
 
-def test_alias_free_generator_refused_by_source(tmp_path):
+def test_alias_free_source_is_read_as_stylegan3(tmp_path):
+    """A StyleGAN2 generator whose source says alias-free is read with StyleGAN3's keywords, and refused."""
     G, D = sg3_nets()
     path = fx.dump(fx.sg3_pickle(G, D, G, g_src=fx.ALIAS_FREE_SRC), tmp_path / "sg3t.pkl")
-    refused(path, "unsupported network: StyleGAN3 (alias-free) generator", read_nvlabs_pickle, exact=True)
+    refused(path, "unsupported network: unknown StyleGAN3 keyword 'architecture'", read_nvlabs_pickle, exact=True)
     assert read_nvlabs_pickle(path, which=("D",)).family == FAMILY_SG3  # its D is the sg2 one
 
 
-def test_alias_free_generator_refused_by_tensor_names(tmp_path):
+def test_alias_free_tensor_names_are_read_as_stylegan3(tmp_path):
     G, D = sg3_nets()
     pk = fx.sg3_pickle(G, D, G)
     sub(pk["G_ema"], "synthesis")["_modules"]["input"] = fx.persistent(nn.Linear(2, 2), fx.SG3_SRC)
     path = fx.dump(pk, tmp_path / "sg3t.pkl")
-    refused(path, "unsupported network: StyleGAN3 (alias-free) generator", read_nvlabs_pickle, exact=True)
+    refused(path, "unsupported network: unknown StyleGAN3 keyword 'architecture'", read_nvlabs_pickle, exact=True)
 
 
 def test_tensorflow_pickle_refused(tmp_path):

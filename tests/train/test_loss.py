@@ -33,11 +33,10 @@ def batch(n: int = 4, c_dim: int = 0, seed: int = 1):
     return real, c, z, c
 
 
-def contexts(precision: str):
+def dtypes(precision: str):
     if precision == "exact":
         return {}
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-    return dict(main_context=lambda: fast.fast_ops(dtype), reg_context=lambda: fast.fast_ops(torch.float32))
+    return dict(main_dtype=fast.DTYPES[precision], reg_dtype=torch.float32)
 
 
 @pytest.mark.parametrize("precision", ["exact", "fp32", "bf16"])
@@ -47,7 +46,7 @@ def test_every_phase_gives_finite_nonzero_gradients_through_the_augment_pipe(pre
     pipe.p.fill_(0.5)
     reported = {}
     loss = StyleGAN2Loss(G, D, pipe, r1_gamma=1.0, report=lambda k, v: reported.setdefault(k, v),
-                         force_fp32=precision == "exact", **contexts(precision))
+                         force_fp32=precision == "exact", **dtypes(precision))
     real, real_c, z, c = batch(c_dim=2)
     for phase in PHASES:
         module = G if phase.startswith("G") else D
@@ -71,7 +70,7 @@ class LinearD(nn.Module):
         super().__init__()
         self.W = nn.Parameter(torch.randn([1, 3, RES, RES]))
 
-    def forward(self, img, c, force_fp32=False):
+    def forward(self, img, c, force_fp32=False, fast_dtype=None):
         return (img * self.W).sum(dim=[1, 2, 3]).unsqueeze(1)
 
 
@@ -154,7 +153,7 @@ def test_fast_fp32_ops_give_the_gradients_of_the_exact_path(phase):
     grads = {}
     for precision in ("exact", "fp32"):
         G, D = tiny_nets(seed=3)
-        loss = StyleGAN2Loss(G, D, None, r1_gamma=1.0, force_fp32=precision == "exact", **contexts(precision))
+        loss = StyleGAN2Loss(G, D, None, r1_gamma=1.0, force_fp32=precision == "exact", **dtypes(precision))
         real, c, z, _ = batch()
         module = G if phase.startswith("G") else D
         module.requires_grad_(True)

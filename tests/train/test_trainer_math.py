@@ -186,7 +186,7 @@ class ToySynthesis(nn.Module):
         super().__init__()
         self.s = nn.Parameter(torch.tensor(s, ))
 
-    def forward(self, ws, force_fp32=False):
+    def forward(self, ws, force_fp32=False, fast_dtype=None):
         return (self.s * ws.square().sum(1)).reshape(-1, 1, 2, 2)
 
 
@@ -204,7 +204,7 @@ class ToyD(nn.Module):
         self.w = nn.Parameter(torch.tensor(w, ))
         self.b = nn.Parameter(torch.tensor(b, ))
 
-    def forward(self, img, c, force_fp32=False):
+    def forward(self, img, c, force_fp32=False, fast_dtype=None):
         return (self.w * img.square().sum([1, 2, 3]) + self.b).unsqueeze(1)
 
 
