@@ -12,8 +12,14 @@ PSNR (fast vs exact, uint8, per image, median over seeds) needs images that look
 and zero ToRGB biases, which gives a full-range picture (uint8 std printed, clipped pixels printed) instead of
 §8's saturated colour fields at 256².
 
-    python benchmarks/generator.py                    # everything, ~10 min on 2 idle cores
+StyleGAN3 (model/fast_sg3.py): T and R nets at the paper configs' shapes with reduced channels (T channel_base
+16384, channel_max 256; R 32768 and 512, 1x1 convs, radial filters), z=w=512, default-initialised weights; exact vs
+fast ms per image at batch 1, interleaved, and PSNR over seeds. At 1024² (the paper configs' full channels) only the
+fast path's time and peak memory: the exact path takes minutes there.
+
+    python benchmarks/generator.py                    # everything, ~15 min on 2 idle cores
     python benchmarks/generator.py --configs paper256 --no-candidates
+    python benchmarks/generator.py --configs sg3t64 sg3t256 sg3r64 sg3r256 sg3t1024 sg3r1024 --no-candidates
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from model import fast  # noqa: E402
 from model.networks import Generator  # noqa: E402
+from model.networks_sg3 import Generator as SG3Generator  # noqa: E402
 from tests.model.conformance import fill_weights  # noqa: E402
 
 CONFIGS = {
@@ -43,9 +50,22 @@ CONFIGS = {
     "configf": dict(res=1024, cbase=32768, cmax=512, map=8, reps=(2, 1), psnr_seeds=8),
 }
 BATCHES = (1, 8)
+SG3_T, SG3_R = dict(channel_base=16384, channel_max=256), dict(channel_base=32768, channel_max=512, conv_kernel=1,
+                                                               use_radial_filters=True)
+SG3_CONFIGS = {  # reps of the interleaved exact / fast timing (0: fast only), seeds for the PSNR
+    "sg3t64": dict(res=64, kwargs=SG3_T, reps=5, psnr_seeds=16),
+    "sg3t256": dict(res=256, kwargs=SG3_T, reps=3, psnr_seeds=4),
+    "sg3r64": dict(res=64, kwargs=SG3_R, reps=5, psnr_seeds=16),
+    "sg3r256": dict(res=256, kwargs=SG3_R, reps=3, psnr_seeds=4),
+    "sg3t1024": dict(res=1024, kwargs=dict(channel_base=32768, channel_max=512), reps=0, psnr_seeds=0),
+    "sg3r1024": dict(res=1024, kwargs=dict(SG3_R, channel_base=65536, channel_max=1024), reps=0, psnr_seeds=0),
+}
 
 
 def make_g(name: str, realistic: bool = False) -> Generator:
+    if name in SG3_CONFIGS:
+        torch.manual_seed(0)
+        return SG3Generator(512, 0, 512, SG3_CONFIGS[name]["res"], 3, **SG3_CONFIGS[name]["kwargs"]).eval()
     c = CONFIGS[name]
     g = Generator(512, 0, 512, c["res"], 3, mapping_kwargs=dict(num_layers=c["map"]),
                   synthesis_kwargs=dict(channel_base=c["cbase"], channel_max=c["cmax"], num_fp16_res=4,
@@ -168,6 +188,30 @@ def main_table(names: list[str], precision: str, rates: dict[str, float]) -> Non
                   f"{achieved / rates['fp32'] * 100:10.0f}%", flush=True)
 
 
+def sg3_table(names: list[str], precision: str) -> None:
+    """Exact vs fast at batch 1, interleaved, with the load seen before and after each row (the machine is shared)."""
+    print(f"\nStyleGAN3, batch 1 (fast = {precision}; ms per image, medians of interleaved runs)")
+    print(f"{'config':9} | {'exact ms':>8} {'fast ms':>8} {'speedup':>7} | {'PSNR median':>11} {'min':>5} "
+          f"{'u8 std':>6} | {'peak MB fast':>12} | load")
+    for name in names:
+        c, g = SG3_CONFIGS[name], make_g(name)
+        load = os.getloadavg()[0]
+        ws = latents(g, 1)
+        paths = ("exact", precision) if c["reps"] else (precision,)
+        t = interleaved({p: lambda p=p, g=g, ws=ws: fast.render(g, ws, "const", p) for p in paths}, max(c["reps"], 1))
+        exact = t.get("exact", 0.0)
+        quality = "-", "-", "-"
+        if c["psnr_seeds"]:
+            ws = latents(g, c["psnr_seeds"])
+            ex, fa = (to_u8(torch.cat([fast.render(g, w[None], "const", p) for w in ws])) for p in ("exact", precision))
+            p = psnr(fa, ex)
+            quality = f"{np.median(p):.1f}", f"{p.min():.1f}", f"{ex.std():.0f}"
+        ratio = f"{exact / t[precision]:6.1f}x" if c["reps"] else "      -"
+        print(f"{name:9} | {exact * 1e3:8.0f} {t[precision] * 1e3:8.0f} {ratio} | "
+              f"{quality[0]:>11} {quality[1]:>5} {quality[2]:>6} | {peak_rss_mb(name, 1, precision):12.0f} | "
+              f"{load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def timing_child(batch: int, precision: str, tuned: bool) -> None:
     """Prints exact and fast seconds per image at paper256 for the environment this process was started with."""
     if tuned:
@@ -257,7 +301,7 @@ def candidates(precision: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=[*CONFIGS, *SG3_CONFIGS], choices=[*CONFIGS, *SG3_CONFIGS])
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--no-candidates", action="store_true")
     parser.add_argument("--png", default="/tmp/generator_fast_vs_exact.png", help="side-by-side of 256² images")
@@ -279,10 +323,13 @@ def main() -> None:
           f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; fast precision "
           f"{precision}; plain 3x3 conv (b8, 128 ch, 64², channels_last): fp32 {rates['fp32']:.0f} GFLOP/s, "
           f"bf16 {rates['bf16']:.0f} GFLOP/s")
-    main_table(args.configs, precision, rates)
-    print()
-    for name in args.configs:
+    sg2 = [name for name in args.configs if name in CONFIGS]
+    if sg2:
+        main_table(sg2, precision, rates)
+        print()
+    for name in sg2:
         print(fidelity(name, precision, args.png if name == "paper256" else None), flush=True)
+    sg3_table([name for name in args.configs if name in SG3_CONFIGS], precision)
     if not args.no_candidates:
         candidates(precision)
     print(f"load at end {os.getloadavg()[0]:.2f}")

@@ -1,11 +1,13 @@
 """Retake the README screenshot: the real app in an X window, captured with ImageMagick's `import`.
 
     apt-get install -y xvfb imagemagick
-    xvfb-run -a -s "-screen 0 1280x800x24" python docs/screenshot.py [NETWORK] [--view grid|large] [--out PATH]
+    xvfb-run -a -s "-screen 0 1280x800x24" python docs/screenshot.py [NETWORK] [--view grid|large|directions|projection]
+        [--out PATH]
 
 Without NETWORK it uses the bundled demo model when present, else a random-weight 64x64 generator (abstract
 colour fields: the picture is about the interface). Pins and settings go to a temporary data folder, so a real
-user's pins are never touched.
+user's pins are never touched. The projection view projects the Noto "robot" emoji (fonts-noto-color-emoji and
+unicode-data, as `sgx dataset emoji`) and is taken three quarters of the way.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def random_network(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("network", nargs="?")
-    parser.add_argument("--view", choices=("grid", "large", "directions"), default="grid")
+    parser.add_argument("--view", choices=("grid", "large", "directions", "projection"), default="grid")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = parser.parse_args()
     from explorer.assets import DEMO_MODEL
@@ -75,6 +77,14 @@ def main() -> None:
         s.edit_band("all")
         s.set_edit_strength(1, -3.0)
         s.mode = "large"
+    elif args.view == "projection":
+        from explorer.actions import ProjectImage
+        from explorer.handlers import dispatch
+        from train.emoji import EmojiSource
+
+        target = Path(os.environ["SGX_DATA_DIR"]) / "robot.png"
+        EmojiSource(128).open("robot").save(target)
+        dispatch(app, ProjectImage(str(target)))
     elif args.view == "large":
         band = s.model.bands[-1]
         s.go_to(12)
@@ -84,8 +94,10 @@ def main() -> None:
         s.go_to(0)
         s.move(9)
     page = [s.spec(seed) for seed in s.page_seeds()] if s.mode == "grid" else []
+    half_way = lambda: (p := app.sync.projection) is not None and p.total and 4 * p.step >= 3 * p.total  # noqa: E731
     ready = lambda: (all(r in app.thumbs for r in page) and all(p.spec in app.thumbs for p in s.pins)  # noqa: E731
-                     and (s.mode == "grid" or app.large.spec == s.spec()))
+                     and (s.mode == "grid" or app.large.spec == s.spec())
+                     and (args.view != "projection" or half_way()))
     if not app.pump_until(ready, 600):
         raise SystemExit("rendering did not finish")
     app.mouse = (-1, -1)

@@ -28,7 +28,7 @@ class Help(Action):
 
 @dataclass(frozen=True)
 class Back(Action):
-    """Esc: close the help or the top dialog, else leave the large view, else quit."""
+    """Esc: close the help or the top dialog, else cancel a projection, else leave the large view, else quit."""
 
     needs_model: ClassVar[bool] = False
 
@@ -138,6 +138,21 @@ class SetClass(Action):
 @dataclass(frozen=True)
 class SetNoise(Action):
     mode: str
+
+
+@dataclass(frozen=True)
+class SetTranslate(Action):
+    """StyleGAN3's input shift along x (axis 0) or y (1), in image widths."""
+
+    axis: int
+    value: float
+
+
+@dataclass(frozen=True)
+class SetRotate(Action):
+    """StyleGAN3's input rotation, degrees."""
+
+    value: float
 
 
 @dataclass(frozen=True)
@@ -321,3 +336,24 @@ class PromptLoadDirections(Action):
 @dataclass(frozen=True)
 class LoadDirections(Action):
     path: str
+
+
+# -- projection (an image file into the latent space) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromptProject(Action):
+    """Ask for an image file to project."""
+
+
+@dataclass(frozen=True)
+class ProjectImage(Action):
+    """Project an image file (dropped or picked); the result becomes a pin. Without a model it only says why not."""
+
+    path: str
+    needs_model: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class CancelProjection(Action):
+    pass

@@ -41,6 +41,7 @@ from .views.help import draw_help  # noqa: E402
 from .views.large import LargeView  # noqa: E402
 from .views.layout import MIN_SIZE, layout  # noqa: E402
 from .views.pins_strip import PinsStrip  # noqa: E402
+from .views.projection import ProjectionView  # noqa: E402
 from .views.status import TITLE, StatusBar  # noqa: E402
 from .views.thumbs import Thumbs  # noqa: E402
 
@@ -72,6 +73,7 @@ class App:
         self.panel: ControlsPanel | None = None
         self.directions: DirectionsPanel | None = None
         self.dialogs = Dialogs(self.manager)
+        self.projection_view = ProjectionView(self.manager)
         self.sync = RenderSync(self)
         self.running = True
         self.quit_armed_until = 0.0
@@ -109,6 +111,7 @@ class App:
             self.panel.sync(self.state, str(self.save_dir))
             self.directions.sync(self.state, self.sync.ganspace_progress)
             self.sync.reconcile()
+        self.projection_view.sync(self.sync.projection, self.layout.main)
         self.manager.update(min(dt, 0.1))
         now = time.perf_counter()
         if events or now - self._drawn >= IDLE_REDRAW_S:
@@ -188,6 +191,8 @@ class App:
             loading = self.sync.loading
             message = f"Loading {loading}…" if loading else "Drop a network file here, or press O to open one"
             text(w, message, lay.main.center, 18, DIM, anchor="center")
+        elif self.sync.projection is not None:
+            self.projection_view.draw(w, lay.main, self.sync.projection, s.nearest)
         elif s.mode == "grid":
             self.grid.draw(w, s, self.thumbs, self.mouse)
         else:

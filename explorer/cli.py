@@ -53,6 +53,15 @@ def main() -> None:
     tune_allocator()  # process-wide, before big tensors exist: renders and training steps re-faulted them otherwise
 
 
+def parse_pair(text: str, option: str) -> tuple[float, float]:
+    """'x,y' -> two floats (range checks are LatentSpec's)."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise BadInput(f"bad {option} {text!r:.40}: expected two numbers x,y") from None
+    return x, y
+
+
 @main.command()
 @network_option
 @click.option("--seeds", default=None, help="Seeds, e.g. 0-9,42.")
@@ -65,12 +74,17 @@ def main() -> None:
 @device_option
 @precision_option
 @click.option("--grid", "make_grid", is_flag=True, help="Also write grid.png with every image.")
-def generate(network, seeds, w_files, psi, cutoff, class_idx, noise_mode, outdir, device, precision, make_grid):
+@click.option("--translate", default="0,0", show_default=True, help="StyleGAN3: move the input by x,y image widths.")
+@click.option("--rotate", type=float, default=0.0, show_default=True, help="StyleGAN3: rotate the input, degrees.")
+def generate(network, seeds, w_files, psi, cutoff, class_idx, noise_mode, outdir, device, precision, make_grid,
+             translate, rotate):
     """Render seeds (or the latents of --w files) to seedNNNN.png / w-HASH.png (with --precision exact, a seed is
     pixel-equal to NVlabs' generate.py)."""
+    from dataclasses import replace
+
     from model.fast import choose_precision
     from model.latents import parse_seeds
-    from model.render import render_spec
+    from model.render import render_spec, spec_transforms
     from model.spec import LatentSpec
     from model.w_file import Latent, noise_maps
 
@@ -79,11 +93,14 @@ def generate(network, seeds, w_files, psi, cutoff, class_idx, noise_mode, outdir
     if (seeds is None) == (w_files is None):
         raise BadInput("give exactly one of --seeds and --w")
     seed_list = parse_seeds(seeds) if seeds is not None else []
-    LatentSpec(0, psi, cutoff, class_idx, noise_mode)  # every argument checked before any work
+    moves = dict(translate=parse_pair(translate, "--translate"), rotate=rotate)
+    LatentSpec(0, psi, cutoff, class_idx, noise_mode, **moves)  # every argument checked before any work
     latents = read_latents(w_files, psi, cutoff, noise_mode) if w_files is not None else None
     model, G = load_generator(network, device)
     class_idx = check_class(G, class_idx if latents is None else None)
-    latents = latents or [Latent(LatentSpec(seed, psi, cutoff, class_idx, noise_mode)) for seed in seed_list]
+    latents = ([replace(latent, spec=replace(latent.spec, **moves)) for latent in latents] if latents else
+               [Latent(LatentSpec(seed, psi, cutoff, class_idx, noise_mode, **moves)) for seed in seed_list])
+    spec_transforms(G, [latent.spec for latent in latents])  # a StyleGAN2 net refuses a move before any work
     precision = choose_precision(next(G.parameters()).device, precision)
     output_folder(outdir)
     images = []

@@ -23,7 +23,7 @@ import numpy as np
 
 from model import latents
 from model.errors import ModelError
-from model.io.atomic import remove_stale_temps
+from model.io.atomic import hold, remove_stale_temps
 from model.render import synthesize
 from model.spec import NOISE_MODES, PRECISIONS, LatentSpec, is_int
 from model.video import INTERPOLATIONS, LatentPath, latent_path, path_ws, upscale
@@ -253,6 +253,7 @@ class Exporter:
         self._path: LatentPath | None = None
         self._writer: Mp4Writer | GifWriter | None = None
         self._tmp: Path | None = None
+        self._tmp_lock: int | None = None  # `hold`'s descriptor: other exports leave our temp file alone
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
@@ -330,6 +331,7 @@ class Exporter:
         elif self._writer.finish_step():
             os.replace(self._tmp, self.output)
             self._tmp = None
+            self._release()
             self.state = "done"
 
     def _start(self) -> None:
@@ -342,12 +344,17 @@ class Exporter:
         fmt = self.settings.fmt
         tmp = self.output.parent / f".{self.output.stem}.{secrets.token_hex(4)}.part.{fmt}"
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # not mkstemp: it makes files 0600
-        self._tmp = tmp
+        self._tmp, self._tmp_lock = tmp, hold(tmp)
         self.state = "running"
         if fmt == "mp4":
             self._writer = Mp4Writer(self._tmp, size, size, self.settings.fps, self.settings.crf)
         else:
             self._writer = GifWriter(self._tmp, size, size, self.settings.fps)
+
+    def _release(self) -> None:
+        if self._tmp_lock is not None:
+            os.close(self._tmp_lock)
+            self._tmp_lock = None
 
     def _discard(self, state: str) -> None:
         try:
@@ -357,4 +364,5 @@ class Exporter:
             if self._tmp is not None:
                 self._tmp.unlink(missing_ok=True)
                 self._tmp = None
+            self._release()
             self.state = state

@@ -19,6 +19,7 @@ from model.spec import MAX_SEED
 from .actions import (
     Action,
     Back,
+    CancelProjection,
     ExportBrowse,
     ExportCancel,
     ExportOpen,
@@ -52,7 +53,9 @@ from .actions import (
     SetMixLast,
     SetNoise,
     SetPsi,
+    SetRotate,
     SetSaveDir,
+    SetTranslate,
     ShowGrid,
     ShowLarge,
     ToggleScaling,
@@ -101,6 +104,9 @@ def show_help(app: App, a: Help) -> None:
 @handles(Back)
 def back(app: App, a: Back) -> None:
     if app.dialogs.close_top():
+        return
+    if app.sync.projection is not None:
+        dispatch(app, CancelProjection())
         return
     if app.state is not None and app.state.mode == "large":
         app.state.mode = "grid"
@@ -215,6 +221,16 @@ def set_noise(app: App, a: SetNoise) -> None:
     app.state.set_controls("noise", noise_mode=a.mode)
 
 
+@handles(SetTranslate)
+def set_translate(app: App, a: SetTranslate) -> None:
+    app.state.set_translate(a.axis, a.value)
+
+
+@handles(SetRotate)
+def set_rotate(app: App, a: SetRotate) -> None:
+    app.state.set_controls("rotate", rotate=a.value)
+
+
 @handles(SetMixFirst)
 def set_mix_first(app: App, a: SetMixFirst) -> None:
     app.state.set_mix_first(a.index)
@@ -247,7 +263,7 @@ def mix_pin(app: App, a: MixPin) -> None:
 
 @handles(MixOff)
 def mix_off(app: App, a: MixOff) -> None:
-    app.state.set_controls(None, mix_seed=None)
+    app.state.set_controls(None, mix_seed=None, mix_pin=None)
 
 
 # -- pins -----------------------------------------------------------------------------------------------------
@@ -367,4 +383,4 @@ def set_export_folder(app: App, a: SetExportFolder) -> None:
         dialog.set_output(str(Path(a.path) / dialog.output.name))
 
 
-from . import edit_handlers  # noqa: E402, F401 - registers the direction-edit handlers in HANDLERS
+from . import edit_handlers, project_handlers  # noqa: E402, F401 - register their handlers in HANDLERS

@@ -4,6 +4,7 @@ which a window event reaches the help overlay, the widgets and the app."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pygame
@@ -19,6 +20,7 @@ from .actions import (
     OpenNetwork,
     Page,
     PinImage,
+    ProjectImage,
     PromptGoTo,
     PromptOpen,
     PromptRename,
@@ -34,6 +36,7 @@ from .actions import (
 )
 from .handlers import dispatch
 from .renderer import RENDER_EVENT
+from .views.dialogs import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from .app import App
@@ -69,12 +72,13 @@ def handle(app: App, event: pygame.event.Event) -> None:
     if event.type == pygame.VIDEORESIZE:
         app.resize(event.size)
     if event.type == pygame.DROPFILE:
-        dispatch(app, OpenNetwork(event.file))
+        dispatch(app, dropped(event.file))
         return
     if app.dialogs.help_open and event.type in (pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN):
         app.dialogs.help_open = False
         return
     consumed = app.manager.process_events(event)
+    dispatch(app, app.projection_view.handle(event))
     if app.panel is not None:
         dispatch(app, app.panel.handle(event))
         dispatch(app, app.directions.handle(event, app.state.edit_page))
@@ -93,6 +97,12 @@ def handle(app: App, event: pygame.event.Event) -> None:
         dispatch(app, mouse_action(app, event))
 
 
+def dropped(path: str) -> Action:
+    """A dropped file: an image (by its extension, any Pillow reads) is projected, anything else is opened as a
+    network file, whose format the loader tells from the content."""
+    return ProjectImage(path) if Path(path).suffix.lower() in IMAGE_SUFFIXES else OpenNetwork(path)
+
+
 def typing(app: App) -> bool:
     return any(isinstance(e, UITextEntryLine) for e in app.manager.get_focus_set() or ())
 
@@ -102,6 +112,8 @@ def mouse_action(app: App, event: pygame.event.Event) -> Action | None:
     s, main = app.state, app.layout.main
     if app.strip.rect.collidepoint(app.mouse):
         return app.strip.handle(event, len(s.pins), time.monotonic())
+    if app.sync.projection is not None:
+        return None  # the projection view covers the main area; its Cancel button is a widget
     if event.type == pygame.MOUSEWHEEL and main.collidepoint(app.mouse):
         return Wheel(-event.y)
     if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1 and main.collidepoint(event.pos):

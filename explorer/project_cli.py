@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from model.errors import ModelError
 from model.spec import MAX_SEED
 
 from .cli_options import BadInput, check_class, device_option, network_option, output_folder, precision_option
@@ -34,18 +33,13 @@ def read_latents(w_files: str, psi: float = 1.0, cutoff: int | None = None, nois
             for part in w_files.split(",") for latent in read_w_file(Path(part.strip()))]
 
 
-def load_networks(network: str, device: str):
-    """The file's G_ema, and its D when it holds one (our training snapshots and NVlabs pickles do)."""
+def load_networks(network: str, device: str, with_d: bool):
+    """The file's G_ema, and its D when asked for (our training snapshots and NVlabs pickles hold one)."""
     from model.io import load
     from model.render import pick_device
 
     dev = pick_device(device)
-    try:
-        model = load(network, which=("G_ema", "D"))
-    except ModelError as e:
-        if "no network 'D'" not in str(e):
-            raise
-        model = load(network)
+    model = load(network, which=("G_ema", "D") if with_d else ("G_ema",))
     D = model.networks.get("D")
     return model, model.G.to(dev), None if D is None else D.to(dev)
 
@@ -73,17 +67,23 @@ def video_frame(target: np.ndarray, image: np.ndarray) -> np.ndarray:
                    "network's own).")
 @click.option("--vgg", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="torchvision's ImageNet VGG16 weights (vgg16-397923af.pth) for an LPIPS-style feature term.")
+@click.option("--d-features", "d_features", is_flag=True,
+              help="Add a term on the network's own discriminator features (the file must hold D): 2.5x slower, "
+                   "and no better on the benchmark.")
 @click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class of a conditional net.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="proj.npz")
 @click.option("--save-video", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="progress.mp4 or .gif: the target beside the current image every few steps.")
 @device_option
 @precision_option
-def project_command(network, target, space, steps, seed, noise, vgg, class_idx, out, save_video, device, precision):
+def project_command(network, target, space, steps, seed, noise, vgg, d_features, class_idx, out, save_video, device,
+                    precision):
     """Project an image into the network's latent space and write its w (and spec) to an .npz."""
+    import dataclasses
+
     from model.image_prep import load_target
     from model.io.atomic import atomic_write
-    from model.losses import LossWeights, load_vgg16
+    from model.losses import D_WEIGHT, VGG_WEIGHT, LossWeights, load_vgg16
     from model.project import project, psnr
     from model.spec import LatentSpec, W
     from model.w_file import save_projection
@@ -93,10 +93,10 @@ def project_command(network, target, space, steps, seed, noise, vgg, class_idx, 
     if save_video is not None and save_video.suffix.lower() not in (".mp4", ".gif"):
         raise BadInput(f"--save-video must end in .mp4 or .gif, got {save_video.name}")
     vgg_net = load_vgg16(vgg) if vgg is not None else None
-    model, G, D = load_networks(network, device)
+    model, G, D = load_networks(network, device, d_features)
     class_idx = check_class(G, class_idx)
     pixels = load_target(target, G.img_resolution, G.img_channels)
-    weights = LossWeights(d=0.0, vgg=1.0 if vgg_net is not None else 0.0)
+    weights = LossWeights(d=D_WEIGHT if d_features else 0.0, vgg=VGG_WEIGHT if vgg_net is not None else 0.0)
     output_folder(out.parent)
     if save_video is not None:
         output_folder(save_video.parent)
@@ -131,7 +131,7 @@ def project_command(network, target, space, steps, seed, noise, vgg, class_idx, 
     result = atomic_write(save_video, run) if save_video is not None else run(None)
     spec = LatentSpec(w=W.of(result.w), class_idx=class_idx)
     info = dict(model_id=model.model_id, model=model.path.name, target=target.name, space=space, steps=steps,
-                seed=seed, noise=noise, vgg=vgg is not None, loss=result.loss)
+                seed=seed, noise=noise, loss_weights=dataclasses.asdict(weights), loss=result.loss)
     save_projection(out, spec, result.noise, info)
     click.echo(f"wrote {out} ({space}, {steps} steps, loss {result.loss:.4f}, PSNR {psnr(result.image, pixels):.2f} dB"
                f"{', with noise maps' if noise else ''})")

@@ -1,7 +1,8 @@
 """Keeps the renderer in step with the state: each frame asks for what the state shows and is not on its way
 (`reconcile`), and each result lands in its view: a model becomes a new `Explorer`, its directions sets go to the
 directions panel, images to the thumbnails or the large view (and to a PNG the user is waiting for), export and
-GANSpace progress to their dialog and panel, errors to a message.
+GANSpace progress to their dialog and panel, a projection's to the projection view and its end to a pin, errors
+to a message.
 
 Requests are remembered per channel, so an unchanged state asks for nothing; the renderer keeps only the newest
 request per channel, so a changing one never queues up.
@@ -23,13 +24,15 @@ from .pins import load_pins, save_pins
 from .renderer import Result
 from .state import Explorer
 from .views.pins_strip import THUMB
+from .views.projection import Projecting
 from .views.status import TITLE
 
 if TYPE_CHECKING:
     from .app import App
 
 EXPORT_ENDS = {"done": "done: {}", "cancelled": "cancelled: nothing was written", "failed": "failed"}
-ERROR_TITLES = {"load": "Could not load the directions", "ganspace": "GANSpace failed"}
+ERROR_TITLES = {"load": "Could not load the directions", "ganspace": "GANSpace failed",
+                "project": "Could not project the image"}
 
 
 class RenderSync:
@@ -43,10 +46,24 @@ class RenderSync:
         self.saved_pins: tuple = ()
         self.export_status = ""
         self.ganspace_progress: float | None = None  # None: no GANSpace running
+        self.projection: Projecting | None = None  # None: no projection running
 
     def open(self, path: str | os.PathLike) -> None:
         self.loading = Path(path).name
         self.open_stamp = self.app.renderer.open(path)
+
+    def project(self, path: str | os.PathLike) -> None:
+        """Project an image file for the current class; it becomes a pin named after the file."""
+        stamp = self.app.renderer.project(path, self.app.state.controls.class_idx)
+        self.projection = Projecting(Path(path).stem, stamp)
+
+    def cancel_projection(self) -> bool:
+        """Stop the running projection (its later results are ignored); False if none was running."""
+        if self.projection is None:
+            return False
+        self.app.renderer.cancel_projection()
+        self.projection = None
+        return True
 
     # -- state -> requests ---------------------------------------------------------------------------------------
 
@@ -103,6 +120,8 @@ class RenderSync:
                 app.dialogs.error("Directions", result.message)
         elif result.kind == "ganspace":
             self.on_ganspace(result)
+        elif result.kind == "projection":
+            self.on_projection(result)
         elif result.kind == "image":
             self.render_ms = result.ms
             if result.stamp > app.large.stamp:
@@ -127,6 +146,7 @@ class RenderSync:
         self.requested.clear()
         self.save_pending = None
         self.ganspace_progress = None
+        self.projection = None
         app.dialogs.close_export()
         pygame.display.set_caption(f"{info.name} — {TITLE}")
         app.relayout()
@@ -152,6 +172,8 @@ class RenderSync:
                 self.save_pending = None
             if result.channel == "ganspace":
                 self.ganspace_progress = None
+            if result.channel == "project" and self.projection is not None and self.projection.stamp == result.stamp:
+                self.projection = None
             error(ERROR_TITLES.get(result.channel, "Render failed"), result.message)
 
     def on_ganspace(self, result: Result) -> None:
@@ -161,6 +183,21 @@ class RenderSync:
             self.app.status.show(f"GANSpace: {result.sets[0].count} directions", time.monotonic())
             if result.message:
                 self.app.dialogs.error("Directions", result.message)
+
+    def on_projection(self, result: Result) -> None:
+        """Progress to the projection view; at the end the w becomes a pin, shown in the large view."""
+        job, s = self.projection, self.app.state
+        if job is None or result.stamp != job.stamp:
+            return  # cancelled, or replaced by a newer image
+        if result.state == "running":
+            job.update(result.step, result.total, result.loss, result.images)
+            return
+        self.projection = None
+        if result.state == "done":
+            pin = s.pin(result.specs[0], job.name)
+            s.recall(s.pins.index(pin))
+            s.mode = "large"
+            self.app.status.show(f"pinned “{pin.name}”: projected, loss {result.loss:.4f}", time.monotonic())
 
     def on_export(self, result: Result) -> None:
         end = EXPORT_ENDS.get(result.state)

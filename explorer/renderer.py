@@ -4,7 +4,7 @@ One daemon thread loads the network and owns it on the best device. The UI hands
 waits: each channel ('open', 'image', 'grid', 'pins') holds only its newest request, so a burst of slider moves
 collapses into the render in flight plus the last one (latest wins). Grid thumbnails render in small batches and
 an export steps one chunk at a time, so a new interactive request is served after at most one batch or chunk; GANSpace
-serves one between its sampling batches.
+and a projection serve one between their sampling batches or optimisation steps.
 Results go back to the pygame loop as `RENDER_EVENT`s (pygame.event.post is thread-safe) carrying finished uint8
 arrays, so the UI thread only blits. Stale results are dropped: thumbnails of a superseded request, and anything
 requested before another file was opened (if that file fails to load, the UI asks again). An image of a
@@ -31,22 +31,22 @@ from pathlib import Path
 import numpy as np
 import pygame
 import torch
-import torch.nn.functional as F
 
 from model import fast, latents
 from model.directions import Directions, check_model, edit_vectors, ganspace, load_directions, save_directions, sefa
 from model.errors import ModelError
 from model.io import load
-from model.render import pick_device, spec_ws, synthesize
+from model.render import as_rgb, pick_device, shrink, spec_transforms, spec_ws, synthesize
 from model.spec import LatentSpec, check_precision
 
+from . import projection_job
 from .export import Exporter, ExportSettings
+from .model_info import Band, DirectionSet, ModelInfo
 from .pins import data_dir
-from .state import Band, DirectionSet, ModelInfo
 
 RENDER_EVENT = pygame.event.custom_type()
-PRIORITY = ("open", "load", "image", "pins", "grid", "ganspace")  # 'export' steps run when none of these is waiting
-INTERACTIVE = ("image", "pins", "grid")  # what GANSpace lets through between its batches
+PRIORITY = ("open", "load", "image", "pins", "grid", "ganspace", "project")  # then 'export' steps
+INTERACTIVE = ("image", "pins", "grid")  # what GANSpace and projection let through between their batches / steps
 NAMES = {"sefa": "SeFa", "ganspace": "GANSpace"}
 UNITS = {"sefa": "w", "ganspace": "σ"}
 
@@ -59,7 +59,7 @@ class _Cancelled(Exception):
 class Result:
     """What one RENDER_EVENT carries (`event.result`)."""
 
-    kind: str  # 'model', 'directions', 'image', 'thumbs', 'export', 'ganspace' or 'error'
+    kind: str  # 'model', 'directions', 'image', 'thumbs', 'export', 'ganspace', 'projection' or 'error'
     stamp: int
     channel: str = ""
     specs: list[LatentSpec] = field(default_factory=list)
@@ -68,7 +68,10 @@ class Result:
     info: ModelInfo | None = None
     message: str = ""
     progress: float = 0.0
-    state: str = ""  # export and ganspace: running, done, cancelled, failed
+    state: str = ""  # export, ganspace and projection: running, done, cancelled, failed
+    step: int = 0  # projection: step of total, and the loss there
+    total: int = 0
+    loss: float = 0.0
     output: str = ""
     sets: list[DirectionSet] = field(default_factory=list)  # 'directions' and a finished 'ganspace'
 
@@ -80,33 +83,19 @@ class _Request:
     specs: list[LatentSpec] = field(default_factory=list)
     size: int = 0
     path: str = ""
+    class_idx: int | None = None  # 'project'
 
 
 def model_info(G, name: str, model_id: str, device: str, path: str = "") -> ModelInfo:
     bands = tuple(Band(n, r[0], r[-1], latents.range_label(r, G)) for n, r in latents.layer_ranges(G).items())
     labels = tuple(f"{res}²" for res in latents.w_resolutions(G))
-    return ModelInfo(name, model_id, G.img_resolution, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path)
+    return ModelInfo(name, model_id, G.img_resolution, G.img_channels, G.num_ws, G.c_dim, device, bands, labels, path,
+                     G.family)
 
 
 def directions_path(model_id: str, d: Directions) -> Path:
     """Where a set of this model's directions is cached: found again on open by the model id."""
     return data_dir() / "directions" / f"{model_id}-{d.method}-{d.digest}.npz"
-
-
-def shrink(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [N, H, W, C] -> box-filtered by the largest power of two keeping the side >= size (no-op if none)."""
-    factor = 1
-    while images.shape[1] // (factor * 2) >= size:
-        factor *= 2
-    if factor == 1:
-        return images
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-    x = F.avg_pool2d(x, factor).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def as_rgb(images: np.ndarray) -> np.ndarray:
-    return np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images
 
 
 class Renderer:
@@ -146,7 +135,7 @@ class Renderer:
         """Load a network file; posts a 'model' result, or an 'error' and the old model stays."""
         stamp = self._submit(_Request(0, "open", path=str(path)))
         with self._cond:
-            for channel in ("load", "image", "pins", "grid", "ganspace"):
+            for channel in ("load", "image", "pins", "grid", "ganspace", "project"):
                 self._pending.pop(channel, None)
         self.cancel_export()
         self.cancel_ganspace()
@@ -168,6 +157,15 @@ class Renderer:
 
     def cancel_ganspace(self) -> None:
         self._ganspace_cancel.set()
+
+    def project(self, path: str | Path, class_idx: int | None) -> int:
+        """Project an image file between renders (projection_job.py); a newer request replaces a running one."""
+        return self._submit(_Request(0, "project", path=str(path), class_idx=class_idx))
+
+    def cancel_projection(self) -> None:
+        with self._cond:
+            self._pending.pop("project", None)
+            self._latest["project"] = next(self._stamps)  # the running one sees it is superseded and stops
 
     def load_directions(self, path: str | Path) -> int:
         """A directions file of the open model; posts a 'directions' result, or an 'error'."""
@@ -249,7 +247,8 @@ class Renderer:
             if request is None:
                 self._step_export()
             else:
-                jobs = {"open": self._open, "load": self._load, "image": self._image, "ganspace": self._ganspace}
+                jobs = {"open": self._open, "load": self._load, "image": self._image, "ganspace": self._ganspace,
+                        "project": self._project}
                 jobs.get(request.channel, self._thumbs)(request)
         except Exception as e:  # noqa: BLE001 - the worker must survive anything and say what happened
             stamp = request.stamp if request else self._export_stamp
@@ -291,10 +290,7 @@ class Renderer:
             if self._ganspace_cancel.is_set() or self._superseded_model(request):
                 raise _Cancelled
             self._post(Result("ganspace", request.stamp, "ganspace", progress=done / samples, state="running"))
-            with self._cond:
-                waiting = self._take(INTERACTIVE)
-            if waiting is not None:
-                self._serve(waiting)
+            self._serve_waiting()
 
         try:
             found = ganspace(G, samples, batch=self.ganspace_batch, progress=progress)
@@ -303,6 +299,21 @@ class Renderer:
             return
         self._post(Result("ganspace", request.stamp, "ganspace", progress=1.0, state="done",
                           sets=[self._add(found, "GANSpace")], message=self._cache(found)))
+
+    def _project(self, request: _Request) -> None:
+        def stop() -> bool:  # quitting, cancelled, replaced by a newer image, or another model is on its way
+            return self._closing or self._latest.get("project") != request.stamp or self._superseded_model(request)
+
+        projection_job.run(self.G, request.path, request.class_idx, self.precision,
+                           lambda **fields: self._post(Result("projection", request.stamp, "project", **fields)),
+                           stop, self._serve_waiting)
+
+    def _serve_waiting(self) -> None:
+        """Between the batches or steps of a long job: an interactive request that is waiting."""
+        with self._cond:
+            waiting = self._take(INTERACTIVE)
+        if waiting is not None:
+            self._serve(waiting)
 
     def _cache(self, found: Directions) -> str:
         """Save a set where the next open finds it; a failure is only a warning: the set works until quit."""
@@ -325,7 +336,8 @@ class Renderer:
             return
         start = time.perf_counter()
         ws = spec_ws(G, request.specs[0], self.device, self.vectors)
-        image = self._synthesize(G, ws, request.specs[0].noise_mode, self.precision)[0]
+        image = self._synthesize(G, ws, request.specs[0].noise_mode, self.precision,
+                                 spec_transforms(G, request.specs[:1]))[0]
         self.images_rendered += 1
         ms = (time.perf_counter() - start) * 1000
         if not self._superseded_model(request):
@@ -341,7 +353,7 @@ class Renderer:
         for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
             group = [r for r in batch if r.noise_mode == noise_mode]
             ws = torch.cat([spec_ws(G, r, self.device, self.vectors) for r in group])
-            frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision))
+            frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision, spec_transforms(G, group)))
             images += zip(group, shrink(frames, request.size), strict=True)
         self.images_rendered += len(batch)
         ms = (time.perf_counter() - start) * 1000 / max(len(batch), 1)

@@ -12,49 +12,14 @@ from dataclasses import dataclass, field, replace
 
 from model.spec import MAX_SEED, PSI_RANGE, Edit, LatentSpec, Mix, W
 
+from .model_info import Band, DirectionSet, ModelInfo
+
 UNDO_LIMIT = 200
 CRISP_MAX_RESOLUTION = 128  # models up to this size are upscaled a lot in the large view: nearest-neighbour there
 STRENGTH_RANGE = (-5.0, 5.0)  # the edit sliders: w units for SeFa, σ for GANSpace
+TRANSLATE_RANGE = (-1.0, 1.0)  # StyleGAN3's input sliders: image widths
+ROTATE_RANGE = (-180.0, 180.0)  # degrees
 EDITS_PER_PAGE = 8
-
-
-@dataclass(frozen=True)
-class Band:
-    """A named mixing preset: coarse / middle / fine with its w indices and resolution label."""
-
-    name: str
-    first: int
-    last: int
-    label: str
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the UI needs to know about the open model (filled in by the renderer, which owns the network)."""
-
-    name: str
-    model_id: str
-    resolution: int
-    channels: int
-    num_ws: int
-    c_dim: int
-    device: str
-    bands: tuple[Band, ...]
-    index_labels: tuple[str, ...]  # resolution owning each w index, e.g. '8²'
-    path: str = ""
-
-
-@dataclass(frozen=True)
-class DirectionSet:
-    """Directions the renderer holds vectors for, as the UI sees them: component k is `Edit.direction` `id(k)`."""
-
-    prefix: str  # '<method>-<digest>', model/directions.py's id without ':k'
-    name: str  # 'SeFa', 'GANSpace' or the loaded file's name
-    count: int
-    unit: str  # what strength 1 moves: 'w' (SeFa, a unit vector) or 'σ' (GANSpace)
-
-    def id(self, k: int) -> str:
-        return f"{self.prefix}:{k}"
 
 
 @dataclass(frozen=True)
@@ -71,13 +36,23 @@ class Controls:
     cutoff: int | None = None  # None = truncate every w index
     class_idx: int | None = None
     noise_mode: str = "const"
-    mix_seed: int | None = None  # None = no mixing
+    mix_seed: int | None = None  # the source seed; None and no mix_pin = no mixing
     mix_first: int = 0
     mix_last: int = 0
-    mix_pin: Pin | None = None  # the pin picked as source, named in the picker; kept only while mix_seed is its seed
+    mix_pin: Pin | None = None  # the pin picked as source, named in the picker; a seed pin is kept only while
+    # mix_seed is its seed, a w pin (no seed, e.g. a projected image) is the source itself, its whole spec
     edits: tuple[tuple[str, float], ...] = ()  # (direction id, strength), nonzero only: zero is no edit at all
     edit_first: int = 0  # the w indices every edit moves
     edit_last: int = 0
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3 only: the input's shift (image widths)
+    rotate: float = 0.0  # and rotation (degrees)
+
+    @property
+    def mix_source(self) -> int | LatentSpec | None:
+        """What the mixed w indices come from: the seed, or a w pin's spec; None = mixing off."""
+        if self.mix_seed is None and self.mix_pin is not None and self.mix_pin.spec.seed is None:
+            return self.mix_pin.spec
+        return self.mix_seed
 
 
 @dataclass(frozen=True)
@@ -88,9 +63,14 @@ class Snapshot:
     pins: tuple[Pin, ...]
 
 
+def pin_name(name: str) -> str:
+    """A pin's name as typed or taken from a file: one line, single spaces, at most 40 characters."""
+    return " ".join(name.split())[:40]
+
+
 def _pin_source(c: Controls) -> Controls:
     """Forget the source pin once the mix seed is no longer its seed (typed over, mixing off, recalled away)."""
-    if c.mix_pin is not None and c.mix_pin.spec.seed != c.mix_seed:
+    if c.mix_pin is not None and c.mix_pin.spec.seed is not None and c.mix_pin.spec.seed != c.mix_seed:
         return replace(c, mix_pin=None)
     return c
 
@@ -130,12 +110,12 @@ class Explorer:
     def spec(self, seed: int | None = None) -> LatentSpec:
         """The current image (or seed `seed` of the grid) with the current sliders."""
         c = self.controls
-        mix = Mix(c.mix_seed, c.mix_first, c.mix_last) if c.mix_seed is not None else None
+        mix = Mix(c.mix_source, c.mix_first, c.mix_last) if c.mix_source is not None else None
         w = self.w if seed is None else None
         base = dict(w=w) if w is not None else dict(seed=self.seed if seed is None else seed)
         edits = tuple(Edit(d, strength, c.edit_first, c.edit_last) for d, strength in c.edits)
         return LatentSpec(**base, psi=c.psi, cutoff=c.cutoff, class_idx=c.class_idx, noise_mode=c.noise_mode, mix=mix,
-                          edits=edits)
+                          edits=edits, translate=c.translate, rotate=c.rotate)
 
     @property
     def page_size(self) -> int:
@@ -209,7 +189,10 @@ class Explorer:
     def set_controls(self, tag: str, **changes) -> bool:
         """Apply changes; returns whether anything changed. `tag` groups consecutive edits into one undo step."""
         new = replace(self.controls, **changes)
-        new = replace(new, psi=round(min(max(new.psi, PSI_RANGE[0]), PSI_RANGE[1]), 2))
+        new = replace(new, psi=round(min(max(new.psi, PSI_RANGE[0]), PSI_RANGE[1]), 2),
+                      translate=tuple(round(min(max(v, TRANSLATE_RANGE[0]), TRANSLATE_RANGE[1]), 2)
+                                      for v in new.translate),
+                      rotate=round(min(max(new.rotate, ROTATE_RANGE[0]), ROTATE_RANGE[1]), 1))
         if new.cutoff is not None and not 0 <= new.cutoff < self.model.num_ws:
             new = replace(new, cutoff=None)
         first, last = self._w_range(new.mix_first, new.mix_last)
@@ -220,6 +203,12 @@ class Explorer:
         self._remember(tag)
         self.controls = new
         return True
+
+    def set_translate(self, axis: int, value: float) -> None:
+        """StyleGAN3's input shift along x (axis 0) or y (1); a drag on one slider is one undo step."""
+        translate = list(self.controls.translate)
+        translate[axis] = value
+        self.set_controls(f"translate {axis}", translate=tuple(translate))
 
     def _w_range(self, first: int, last: int) -> tuple[int, int]:
         top = self.model.num_ws - 1
@@ -235,7 +224,7 @@ class Explorer:
     def mix_band(self, name: str) -> int | None:
         """A preset's w range; with mixing off, the next seed becomes the source. Returns the seed it picked."""
         band = next(b for b in self.model.bands if b.name == name)
-        picked = (self.seed + 1) % (MAX_SEED + 1) if self.controls.mix_seed is None else None
+        picked = (self.seed + 1) % (MAX_SEED + 1) if self.controls.mix_source is None else None
         source = self.controls.mix_seed if picked is None else picked
         self.set_controls(None, mix_first=band.first, mix_last=band.last, mix_seed=source)
         return picked
@@ -307,14 +296,15 @@ class Explorer:
 
     # -- pins ------------------------------------------------------------------------------------
 
-    def pin(self) -> Pin:
-        """Pin the current image; pinning the same spec twice is a no-op that returns the existing pin."""
-        spec = self.spec()
+    def pin(self, spec: LatentSpec | None = None, name: str = "") -> Pin:
+        """Pin the current image (or `spec`, named `name`, e.g. a projection named after its file); pinning the same
+        spec twice is a no-op that returns the existing pin."""
+        spec = self.spec() if spec is None else spec
         for p in self.pins:
             if p.spec == spec:
                 return p
         self._remember(None)
-        pin = Pin(self._fresh_name(spec.label), spec)
+        pin = Pin(self._fresh_name(pin_name(name) or spec.label), spec)
         self.pins.append(pin)
         return pin
 
@@ -327,7 +317,7 @@ class Explorer:
         return self.pins.pop(index)
 
     def rename_pin(self, index: int, name: str) -> None:
-        name = " ".join(name.split())[:40]
+        name = pin_name(name)
         old = self.pins[index]
         if name and name != old.name:
             self._remember(None)
@@ -345,10 +335,14 @@ class Explorer:
         """Show a pin: its seed or w and all its settings (a pin without mixing or edits keeps the current ranges)."""
         r, c = self.pins[index].spec, self.controls
         mix, edit = r.mix, r.edits[0] if r.edits else None
+        source_pin = c.mix_pin
+        if mix is not None and mix.seed is None:  # a w pin was the source: name it by that pin if it is still here
+            source_pin = next((p for p in self.pins if p.spec == mix.source), Pin("mix source", mix.source))
         new = _pin_source(Controls(r.psi, r.cutoff, r.class_idx, r.noise_mode, mix.seed if mix else None,
-                                   mix.first if mix else c.mix_first, mix.last if mix else c.mix_last, c.mix_pin,
+                                   mix.first if mix else c.mix_first, mix.last if mix else c.mix_last, source_pin,
                                    tuple((e.direction, e.strength) for e in r.edits),
-                                   edit.first if edit else c.edit_first, edit.last if edit else c.edit_last))
+                                   edit.first if edit else c.edit_first, edit.last if edit else c.edit_last,
+                                   r.translate, r.rotate))
         if new != self.controls or r.seed != self.seed or r.w != self.w:
             self._remember(None)
             self.controls = new

@@ -255,8 +255,10 @@ def choose_precision(device: torch.device | str, requested: str = "auto") -> str
 CPU_BATCH_PIXELS = 8 * 256 * 256  # beyond this a CPU batch got slower per image: 1024² ran 2.7x faster at batch 1
 
 
-def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact") -> torch.Tensor:
+def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact",
+           transform: torch.Tensor | None = None) -> torch.Tensor:
     """ws [N, num_ws, w_dim] -> float32 images [N, C, H, W]; 'exact' is G.synthesis with force_fp32 (spec C1).
+    `transform` [N, 3, 3]: StyleGAN3's input transform per image (model.render.spec_transforms).
 
     Render whole batches (grids, video chunks): on the CPU a batch of 8 beats 8 single renders at 64² (2.5x) and
     ties at 256², but at 1024² its activations outgrow the caches, so CPU batches are split to CPU_BATCH_PIXELS
@@ -269,8 +271,10 @@ def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", prec
     exact = precision == "exact"
     fast_dtype = None if exact else DTYPES[precision]
     with torch.inference_mode():
-        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact,
-                                      fast_dtype=fast_dtype).float() for i in range(0, len(ws), step)])
+        moved = {} if transform is None else {"transform": transform.to(device)}
+        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact, fast_dtype=fast_dtype,
+                                      **{k: t[i:i + step] for k, t in moved.items()}).float()
+                          for i in range(0, len(ws), step)])
 
 
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:

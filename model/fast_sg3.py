@@ -8,8 +8,8 @@ same maths, rounded differently:
   It runs as dense products of a tile of output rows with the window of input rows it reads (`Pass`): BLAS speed
   (AMX in bf16) instead of a depthwise conv's, and no zero is stored or multiplied outside the band.
 - Activations are NHWC and a pass runs along the first spatial axis, where a tile times [rows, W*C] is one large
-  product. The tensor is transposed between the two passes of a filter: the up-sampled tensor holds [W, H], and the
-  down filter's first pass runs along W before the transpose back.
+  product. The first pass of a filter writes its result transposed, tile by tile, for the second: the up-sampled
+  tensor holds [W, H], and the down filter's first pass, along W, brings it back to [H, W].
 - R's radial (non-separable) down filters are sums of 2-3 separable ones (their SVD, components above
   `RADIAL_TOLERANCE` of the largest), run as two passes: the first stacks the components, the second sums them.
 - Modulation, demodulation and the input gain fold into the conv weight at batch 1 (scale the activations and the
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .fast import act_clamp, block_dtype, derived
 
 RADIAL_TOLERANCE = 1e-3  # SVD components of a radial filter below this fraction of the largest are dropped
+CHUNK_BYTES = 64 << 20  # the down filter's intermediate result is made in bands of about this size
 TILE_IN = 64  # input rows a tile's product reads: larger tiles multiply more zeros, smaller ones run BLAS slower
 
 
@@ -63,30 +64,46 @@ class Pass:
         """The largest |output| per unit of max |input| (the matrix's largest row L1 norm)."""
         return float(self.matrix.abs().sum(dim=1).max())
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, rest = x.shape[0], x.shape[2:]
-        src = x.reshape(n, self.size_in * self.in_group, -1)
-        m = derived(self.matrix, str(x.dtype), lambda m: m.to(x.dtype))
+    def __call__(self, x: torch.Tensor, transpose: bool = False, rows: tuple[int, int] | None = None) -> torch.Tensor:
+        """NHWC-like x [N, size_in * in_group, A, C] -> [N, size_out * out_group, A, C], or with `transpose`
+        [N, A * out_group, size_out, C]: each tile is transposed while it is small, instead of the whole result.
+        `rows` (start, stop): only those output rows, start on a tile boundary."""
+        start, stop = rows or (0, self.size_out)
+        size = stop - start
+        n, (a_size, c) = x.shape[0], x.shape[2:]
+        src = x.reshape(n, self.size_in * self.in_group, a_size * c)
+        m = derived(self.matrix, f"{x.dtype} {x.device}", lambda m: m.to(x.device, x.dtype))
         gi, go, parts = self.in_group, self.out_group, []
-        out = None if not _inplace(x) else src.new_empty([n, self.size_out * go, src.shape[2]])
-        for q0 in range(0, self.size_out, self.tile):
-            q1 = min(q0 + self.tile, self.size_out)
+        out = None
+        if _inplace(x):
+            out = src.new_empty([n, a_size, go, size, c] if transpose else [n, size * go, a_size * c])
+        for q0 in range(start, stop, self.tile):
+            q1 = min(q0 + self.tile, stop)
             a = self.first + q0 // self.tile * self.step
             a0, a1 = max(a, 0), min(a + self.tile_in, self.size_in)
             mt, xt = m[:(q1 - q0) * go, (a0 - a) * gi:(a1 - a) * gi], src[:, a0 * gi:a1 * gi]
             if out is None:
                 parts.append(torch.matmul(mt, xt))
+            elif transpose:
+                for i in range(n):
+                    tile = torch.matmul(mt, xt[i]).reshape(q1 - q0, go, a_size, c)
+                    out[i, :, :, q0 - start:q1 - start] = tile.permute(2, 1, 0, 3)
             else:
                 for i in range(n):
-                    torch.matmul(mt, xt[i], out=out[i, q0 * go:q1 * go])
-        out = torch.cat(parts, dim=1) if out is None else out
-        return out.reshape(n, self.size_out * go, *rest)
+                    torch.matmul(mt, xt[i], out=out[i, (q0 - start) * go:(q1 - start) * go])
+        if out is None:
+            out = torch.cat(parts, dim=1)
+            if transpose:
+                out = out.reshape(n, size, go, a_size, c).permute(0, 3, 2, 1, 4).contiguous()
+        if transpose:
+            return out.reshape(n, a_size * go, size, c)
+        return out.reshape(n, size * go, a_size, c)
 
 
 def make_pass(filters: list[np.ndarray], up: int, down: int, pad: int, size_in: int, size_out: int, gain: float,
               combine: str = "stack") -> Pass:
     """The Pass for 1-D filters of K taps (float64); several filters are stacked on the output or merged
-    (summed) from a stacked input. Tiles are as large as keeps a tile's input window within TILE_IN rows."""
+    (summed) from a stacked input. Tiles are as large as keeps a tile's input window within TILE_IN samples."""
     k, r = len(filters[0]), len(filters)
     in_group, out_group = (r, 1) if combine == "merge" else (1, r)
     first = -(pad // up)  # the first input sample output 0 reads: ceil(-pad / up)
@@ -96,7 +113,7 @@ def make_pass(filters: list[np.ndarray], up: int, down: int, pad: int, size_in: 
         return ((tile - 1) * down - pad + k - 1) // up - first + 1
 
     tile = unit
-    while tile < size_out and tile_in(tile + unit) * in_group <= TILE_IN:
+    while tile < size_out and tile_in(tile + unit) <= TILE_IN:
         tile += unit
     q = np.arange(tile)[:, None]
     taps = (first + np.arange(tile_in(tile))[None, :]) * up - q * down + pad  # k of A[q, i]
@@ -111,6 +128,13 @@ def _filter(f: torch.Tensor | None) -> np.ndarray:
     return np.ones(1) if f is None else f.double().cpu().numpy()
 
 
+def radial_components(f: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A 2-D filter as sum_r outer(rows[r], cols[r]) (its SVD): rows filter along the height, cols the width."""
+    u, s, vt = np.linalg.svd(f)
+    keep = s > RADIAL_TOLERANCE * s[0]
+    return list((u * s)[:, keep].T), list(vt[keep])
+
+
 def layer_passes(layer) -> tuple[Pass, Pass, Pass]:
     """A SynthesisLayer's up pass (used along H, then W) and its two down passes (along W, then H)."""
     size = layer.in_size + layer.conv_kernel - 1  # the conv pads by k - 1 on each side
@@ -119,12 +143,7 @@ def layer_passes(layer) -> tuple[Pass, Pass, Pass]:
     tmp = size * layer.up_factor + lo + hi - len(fu) + 1
     up = make_pass([fu], layer.up_factor, 1, lo, size, tmp, layer.up_factor * 2 ** 0.25)  # sqrt(2) in two passes
     fd = _filter(layer.down_filter)
-    if fd.ndim == 2:  # radial: f = sum_r (s_r u_r) v_r^T, u along the height, v along the width
-        u, s, vt = np.linalg.svd(fd)
-        keep = s > RADIAL_TOLERANCE * s[0]
-        rows, cols = list((u * s)[:, keep].T), list(vt[keep])
-    else:
-        rows = cols = [fd]
+    rows, cols = radial_components(fd) if fd.ndim == 2 else ([fd], [fd])
     out = (tmp - len(fd)) // layer.down_factor + 1
     return (up, make_pass(cols, 1, layer.down_factor, 0, tmp, out, 1.0, "stack"),
             make_pass(rows, 1, layer.down_factor, 0, tmp, out, 1.0, "merge"))
@@ -174,14 +193,20 @@ def synthesis_layer(layer, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     if layer.is_torgb:  # no filters, no padding, no activation
         return act_clamp(x, "linear", layer.conv_clamp)
     up, down_w, down_h = derived(layer.weight, "sg3 passes", lambda _: layer_passes(layer))
-    n, clamp = x.shape[0], layer.conv_clamp
+    clamp = layer.conv_clamp
     if clamp is not None and x.device.type == "cpu" and _max_abs(x) * up.norm ** 2 <= clamp:
         clamp = None  # the up-sampled values cannot reach the clamp: no need to look at the 4x larger tensor
-    x = up(up(x).transpose(1, 2).contiguous())  # along H, then W: [N, W, H, C]
+    x = up(up(x, transpose=True))  # along H, then W: [N, W, H, C]
     x = act_clamp(x, "lrelu", clamp)
-    x = down_w(x)  # [N, W' * components, H, C]
-    x = x.reshape(n, down_w.size_out, down_w.out_group, *x.shape[2:]).permute(0, 3, 2, 1, 4).contiguous()
-    return down_h(x.reshape(n, -1, *x.shape[3:]))
+    # Down along W, then H (via [N, H * components, W', C]), a band of W' at a time: at 1024² a whole [H, W']
+    # with R's 2-3 components weighs as much as the up-sampled tensor (1.3 GB).
+    out = x.new_empty([x.shape[0], down_h.size_out, down_w.size_out, x.shape[3]])
+    column = x.shape[2] * down_w.out_group * x.shape[3] * x.element_size()
+    band = max(CHUNK_BYTES // column // down_w.tile, 1) * down_w.tile
+    for w0 in range(0, down_w.size_out, band):
+        w1 = min(w0 + band, down_w.size_out)
+        out[:, :, w0:w1] = down_h(down_w(x, transpose=True, rows=(w0, w1)))
+    return out
 
 
 def synthesis(net, ws: torch.Tensor, dtype: torch.dtype, transform: torch.Tensor | None = None) -> torch.Tensor:

@@ -90,7 +90,8 @@ class SynthesisInput(nn.Module):
         self.register_buffer("phases", torch.rand([channels]) - 0.5)
 
     def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
-        """`transform` [N, 3, 3] replaces the stored one per sample (see `user_transform`)."""
+        """`transform` [N, 3, 3], per sample, replaces the stored one (model.render.input_transform builds it
+        from a translation and a rotation), so renders never need to change the shared buffer."""
         n = w.shape[0]
         t = self.affine(w)
         t = t / t[:, :2].norm(dim=1, keepdim=True)  # unit rotation (cos, sin) and the translation with it

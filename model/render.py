@@ -6,10 +6,12 @@ the exact path is what makes our PNGs pixel-equal to theirs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import fast, latents
 from .errors import ModelError
@@ -82,10 +84,32 @@ def _base_ws(G, seed: int | None, w: W | None, class_idx: int | None, c: torch.T
     return torch.from_numpy(w.array()).to(device)[None]
 
 
-def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact") -> np.ndarray:
-    """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C]; 'exact' is the fp32 NVlabs path, the others model/fast.py."""
+def input_transform(translate: tuple[float, float], rotate: float) -> torch.Tensor:
+    """StyleGAN3's input transform for a translation (image widths) and a rotation (degrees), as NVlabs'
+    gen_images.py and visualizer build it: the inverse of [[cos, sin, x], [-sin, cos, y], [0, 0, 1]], which maps the
+    output grid back to the input's coordinates (float64, then float32)."""
+    a = math.radians(rotate)
+    m = np.array([[math.cos(a), math.sin(a), translate[0]], [-math.sin(a), math.cos(a), translate[1]], [0, 0, 1]])
+    return torch.from_numpy(np.linalg.inv(m)).float()
+
+
+def spec_transforms(G, specs: list[LatentSpec]) -> torch.Tensor | None:
+    """[N, 3, 3] input transforms for synthesis(transform=...), or None when no spec moves the input (then a
+    StyleGAN3 network keeps its stored transform, the identity in every trained one)."""
+    if not any(spec.moves_input for spec in specs):
+        return None
+    if G.family != "stylegan3":
+        raise ModelError("translate and rotate need a StyleGAN3 network; this one is StyleGAN2")
+    stored = G.synthesis.input.transform.detach().cpu()
+    return torch.stack([input_transform(s.translate, s.rotate) if s.moves_input else stored for s in specs])
+
+
+def synthesize(G, ws: torch.Tensor, noise_mode: str = "const", precision: str = "exact",
+               transform: torch.Tensor | None = None) -> np.ndarray:
+    """ws [N, num_ws, w_dim] -> uint8 [N, H, W, C]; 'exact' is the fp32 NVlabs path, the others model/fast.py.
+    `transform`: StyleGAN3's input transforms (`spec_transforms`)."""
     check_noise_mode(noise_mode)
-    return to_uint8(fast.render(G, ws, noise_mode, precision))
+    return to_uint8(fast.render(G, ws, noise_mode, precision, transform))
 
 
 def render_specs(G, specs: list[LatentSpec], precision: str = "exact",
@@ -95,7 +119,7 @@ def render_specs(G, specs: list[LatentSpec], precision: str = "exact",
     if len(modes) != 1:
         raise ValueError(f"render_specs: one noise mode per call, got {sorted(modes)}")
     ws = torch.cat([spec_ws(G, spec, directions=directions) for spec in specs])
-    return synthesize(G, ws, modes.pop(), precision)
+    return synthesize(G, ws, modes.pop(), precision, spec_transforms(G, specs))
 
 
 def render_spec(G, spec: LatentSpec, precision: str = "exact",
@@ -109,3 +133,19 @@ def render_seed(G, seed: int, psi: float = 1.0, cutoff: int | None = None, class
     """One seed -> uint8 [H, W, C]; with 'exact', the same pixels as NVlabs' generate.py on the CPU."""
     return render_spec(G, LatentSpec(seed=seed, psi=psi, cutoff=cutoff, class_idx=class_idx, noise_mode=noise_mode),
                        precision)
+
+
+def shrink(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [N, H, W, C] -> box-filtered by the largest power of two keeping the side >= size (no-op if none)."""
+    factor = 1
+    while images.shape[1] // (factor * 2) >= size:
+        factor *= 2
+    if factor == 1:
+        return images
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = F.avg_pool2d(x, factor).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def as_rgb(images: np.ndarray) -> np.ndarray:
+    return np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images

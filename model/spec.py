@@ -11,6 +11,9 @@ order (defined here, once):
 3. truncate: every w index below the cutoff (all of them without one) moves towards w_avg by ψ;
 4. edit: each direction edit adds strength x direction to its w indices, in the order listed.
 
+A StyleGAN3 spec may also move the network's input: `translate` (x, y) and `rotate` (degrees), applied to the
+Fourier features by `model.render.spec_transforms` (the ws stay the same). They are StyleGAN3-only.
+
 For a seed spec with no mix and no edits, steps 1 and 3 are exactly NVlabs' mapping with truncation, which
 keeps our pixels equal to their generate.py. The JSON form is a superset of the seed recipes that pins files
 and PNGs held before, so those load unchanged.
@@ -209,6 +212,8 @@ class LatentSpec:
     mix: Mix | None = None
     edits: tuple[Edit, ...] = ()
     w: W | None = None  # [num_ws, w_dim], untruncated (a projection, an edited latent), instead of a seed
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3 input shift (x, y), in image widths
+    rotate: float = 0.0  # StyleGAN3 input rotation, degrees
 
     def __post_init__(self) -> None:
         if (self.seed is None) == (self.w is None):
@@ -229,6 +234,16 @@ class LatentSpec:
         if len(edits) > MAX_EDITS or not all(isinstance(e, Edit) for e in edits):
             raise ModelError(f"bad latent: edits must be at most {MAX_EDITS} Edit values")
         object.__setattr__(self, "edits", edits)
+        t = self.translate
+        if not isinstance(t, tuple | list) or len(t) != 2:
+            raise ModelError(f"bad translate: {t!r:.40} (expected two numbers x, y)")
+        object.__setattr__(self, "translate", (check_number(t[0], "translate x"), check_number(t[1], "translate y")))
+        object.__setattr__(self, "rotate", check_number(self.rotate, "rotate"))
+
+    @property
+    def moves_input(self) -> bool:
+        """Whether the spec translates or rotates StyleGAN3's input (the default leaves the network's own)."""
+        return self.translate != (0.0, 0.0) or self.rotate != 0.0
 
     @property
     def label(self) -> str:
@@ -243,6 +258,10 @@ class LatentSpec:
             d["w"] = self.w.to_json()
         if self.edits:
             d["edits"] = [e.to_json() for e in self.edits]
+        if self.translate != (0.0, 0.0):
+            d["translate"] = list(self.translate)
+        if self.rotate != 0.0:
+            d["rotate"] = self.rotate
         return d
 
     @classmethod
@@ -259,4 +278,5 @@ class LatentSpec:
             raise ModelError("bad latent: edits must be a list")
         return cls(seed=d.get("seed"), w=w, psi=d.get("psi", 1.0), cutoff=d.get("cutoff"),
                    class_idx=d.get("class_idx"), noise_mode=d.get("noise_mode", "const"), mix=mix,
-                   edits=tuple(Edit.from_json(e) for e in edits[:MAX_EDITS + 1]))
+                   edits=tuple(Edit.from_json(e) for e in edits[:MAX_EDITS + 1]),
+                   translate=d.get("translate", (0.0, 0.0)), rotate=d.get("rotate", 0.0))

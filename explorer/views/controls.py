@@ -1,4 +1,4 @@
-"""The controls panel (pygame_gui): truncation, noise, class, style mixing, and the main actions.
+"""The controls panel (pygame_gui): truncation, noise, class, StyleGAN3's input, style mixing, the main actions.
 
 Widgets only report what the user did, as typed actions (explorer/actions.py); the state is the truth, and `sync` moves
 the widgets to it after undo, pin recall or presets. A pygame_gui drop-down cannot change its selection or options
@@ -33,6 +33,7 @@ from ..actions import (
     PinImage,
     PromptGoTo,
     PromptOpen,
+    PromptProject,
     PromptSaveDir,
     RandomSeed,
     Save,
@@ -42,9 +43,11 @@ from ..actions import (
     SetMixLast,
     SetNoise,
     SetPsi,
+    SetRotate,
+    SetTranslate,
 )
 from ..captions import layer_text
-from ..state import Explorer
+from ..state import ROTATE_RANGE, TRANSLATE_RANGE, Explorer
 from .draw import elide_left, elide_middle, font, home_relative
 
 PAD = 16
@@ -74,10 +77,19 @@ class ControlsPanel:
         self.cutoff = self._slider(info.num_ws if c.cutoff is None else c.cutoff, (0, info.num_ws), 1)
 
         self._heading("Rendering")
-        UILabel(Rect(PAD, self.y, 90, ROW), "Noise", manager, container=self.panel, object_id="#name")
-        self.noise_rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
-        self.noise, self.noise_key = None, None
-        self.y += ROW + 6
+        self.noise_rect, self.noise, self.noise_key = None, None, None
+        self.translate, self.rotate = (), None
+        if info.family == "stylegan3":  # no noise inputs, but a Fourier-feature input that can be moved and turned
+            self._value_row("input", "Input")
+            half = (self.width - 8) // 2
+            self.translate = tuple(self._slider_at(axis, c.translate[i], TRANSLATE_RANGE, 0.01, PAD + i * (half + 8),
+                                                   half) for i, axis in enumerate("xy"))
+            self.y += 22 + 6
+            self.rotate = self._labelled_slider("rot", c.rotate, ROTATE_RANGE, 1)
+        else:
+            UILabel(Rect(PAD, self.y, 90, ROW), "Noise", manager, container=self.panel, object_id="#name")
+            self.noise_rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
+            self.y += ROW + 6
         self.klass = None
         if info.c_dim:
             self._value_row("class", "Class")
@@ -96,8 +108,8 @@ class ControlsPanel:
         self.y += ROW + 6
         self._value_row("layers", "Layers from source")
         last = info.num_ws - 1
-        self.mix_first = self._labelled_slider("first", c.mix_first, last)
-        self.mix_last = self._labelled_slider("last", c.mix_last, last)
+        self.mix_first = self._labelled_slider("first", c.mix_first, (0, last))
+        self.mix_last = self._labelled_slider("last", c.mix_last, (0, last))
         self.y += 2
         self.bands: dict[UIButton, MixBand] = {}
         width = (self.width - 8 * (len(info.bands) - 1)) // max(len(info.bands), 1)
@@ -115,6 +127,9 @@ class ControlsPanel:
         self.pin = self._button("Pin  P", PAD, third, self.y, "Pin the current image (P)")
         self.save = self._button("Save  S", PAD + third + 8, third, self.y, "Save a PNG (S)")
         self.export = self._button("Video  E", PAD + 2 * (third + 8), third, self.y, "Export a video (E)")
+        self.y += ROW + 8
+        self.project = self._button("Project an image…", PAD, self.width, self.y,
+                                    "Find the latent of an image file: it becomes a pin (or drop the file here)")
         self.y += ROW + 8
         UILabel(Rect(PAD, self.y, 120, ROW), "Saves go to", manager, container=self.panel, object_id="#name")
         self.save_dir_button = self._button("Change…", PAD + self.width - 78, 78, self.y, "Choose the save folder")
@@ -166,12 +181,17 @@ class ControlsPanel:
         self.y += 22 + 8
         return slider
 
-    def _labelled_slider(self, name: str, value: int, last: int) -> UIHorizontalSlider:
-        UILabel(Rect(PAD, self.y, 40, 22), name, self.manager, container=self.panel, object_id="#small")
-        slider = UIHorizontalSlider(Rect(PAD + 44, self.y, self.width - 44, 22), value, (0, last), self.manager,
-                                    container=self.panel, click_increment=1)
+    def _labelled_slider(self, name: str, value, value_range, step=1) -> UIHorizontalSlider:
+        slider = self._slider_at(name, value, value_range, step, PAD, self.width)
         self.y += 22 + 6
         return slider
+
+    def _slider_at(self, name: str, value, value_range, step, x: int, width: int) -> UIHorizontalSlider:
+        """A small name and a slider in one row of `width` at x (the row's y is the caller's to advance)."""
+        label = 40 if width == self.width else 16
+        UILabel(Rect(x, self.y, label, 22), name, self.manager, container=self.panel, object_id="#small")
+        return UIHorizontalSlider(Rect(x + label + 4, self.y, width - label - 4, 22), value, value_range,
+                                  self.manager, container=self.panel, click_increment=step)
 
     def _button(self, label: str, x: int, w: int, y: int, tip: str) -> UIButton:
         return UIButton(Rect(x, y, w, ROW), label, self.manager, container=self.panel, tool_tip_text=tip)
@@ -188,20 +208,20 @@ class ControlsPanel:
 
     def _sync_dropdowns(self, state: Explorer) -> None:
         c = state.controls
-        if self.noise_key != c.noise_mode:
+        if self.noise_rect is not None and self.noise_key != c.noise_mode:
             if self.noise is not None:
                 self.noise.kill()
             self.noise = UIDropDownMenu(list(NOISE_MODES), c.noise_mode, self.noise_rect, self.manager,
                                         container=self.panel)
             self.noise_key = c.noise_mode
         pin = state.pins.index(c.mix_pin) if c.mix_pin in state.pins else None
-        key = (c.mix_seed is None, pin, tuple(p.name for p in state.pins))
+        key = (c.mix_source is None, pin, tuple(p.name for p in state.pins))
         if self.mix_key != key:
             if self.mix_source is not None:
                 self.mix_source.kill()
             options = [("none", "none"), ("seed", "seed")] + [(f"pin: {p.name}", f"pin:{i}")
                                                               for i, p in enumerate(state.pins)]
-            start = options[0] if c.mix_seed is None else options[1] if pin is None else options[2 + pin]
+            start = options[0] if c.mix_source is None else options[1] if pin is None else options[2 + pin]
             self.mix_source = UIDropDownMenu(options, start, self.mix_rect, self.manager, container=self.panel,
                                              expansion_height_limit=220)
             self.mix_key = key
@@ -217,11 +237,16 @@ class ControlsPanel:
         if info.c_dim:
             self._set("class", f"{c.class_idx} of 0–{info.c_dim - 1}")
         span = layer_text(c.mix_first, c.mix_last, info.index_labels)
-        self._set("layers", span if c.mix_seed is not None else f"{span}, off")
+        self._set("layers", span if c.mix_source is not None else f"{span}, off")
         self._slide(self.psi, c.psi, 0.005)
         self._slide(self.cutoff, cutoff, 0.5)
         if self.klass is not None:
             self._slide(self.klass, c.class_idx or 0, 0.5)
+        if self.rotate is not None:
+            self._set("input", f"x {c.translate[0]:+.2f}  y {c.translate[1]:+.2f}  {c.rotate:+.0f}°")
+            for slider, value in zip(self.translate, c.translate, strict=True):
+                self._slide(slider, value, 0.005)
+            self._slide(self.rotate, c.rotate, 0.05)
         self._slide(self.mix_first, c.mix_first, 0.5)
         self._slide(self.mix_last, c.mix_last, 0.5)
         if c.mix_seed is not None and self.mix_seed.get_text() != str(c.mix_seed) and not self.mix_seed.is_focused:
@@ -248,13 +273,18 @@ class ControlsPanel:
         if event.type == pygame_gui.UI_HORIZONTAL_SLIDER_MOVED:
             if element is self.psi:
                 return SetPsi(float(event.value))
+            if element in self.translate:
+                return SetTranslate(self.translate.index(element), float(event.value))
+            if element is self.rotate:
+                return SetRotate(float(event.value))
             sliders = {self.cutoff: SetCutoff, self.klass: SetClass, self.mix_first: SetMixFirst,
                        self.mix_last: SetMixLast}
             if element in sliders:
                 return sliders[element](int(event.value))
         elif event.type == pygame_gui.UI_BUTTON_PRESSED:
             buttons = {self.goto: PromptGoTo(), self.random: RandomSeed(), self.pin: PinImage(), self.save: Save(),
-                       self.export: ExportOpen(), self.save_dir_button: PromptSaveDir(), self.open: PromptOpen(),
+                       self.export: ExportOpen(), self.project: PromptProject(), self.save_dir_button: PromptSaveDir(),
+                       self.open: PromptOpen(),
                        self.help: Help(), **self.bands}
             return buttons.get(element)
         elif event.type == pygame_gui.UI_DROP_DOWN_MENU_CHANGED:

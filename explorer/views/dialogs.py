@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pygame
 import pygame_gui
+from PIL import Image
 from pygame import Rect
 from pygame_gui.elements import UIButton, UICheckBox, UILabel, UITextEntryLine, UIWindow
 from pygame_gui.windows import UIFileDialog, UIMessageWindow
@@ -15,6 +16,7 @@ from ..actions import Action
 
 NETWORK_SUFFIXES = (".pkl", ".safetensors")
 DIRECTIONS_SUFFIXES = (".npz",)
+IMAGE_SUFFIXES = tuple(sorted(ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN))
 
 
 def centred(manager: pygame_gui.UIManager, w: int, h: int) -> Rect:

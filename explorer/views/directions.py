@@ -28,7 +28,8 @@ from ..actions import (
     ShowDirections,
 )
 from ..captions import layer_text
-from ..state import EDITS_PER_PAGE, STRENGTH_RANGE, DirectionSet, Explorer
+from ..model_info import DirectionSet
+from ..state import EDITS_PER_PAGE, STRENGTH_RANGE, Explorer
 from .controls import PAD, ROW
 
 

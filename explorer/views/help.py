@@ -20,7 +20,7 @@ KEYS = (
     ("click / drag / × on a pin", "recall / reorder / remove it; double-click or F2 renames"),
     ("S", "save the current image as a PNG that records how to render it again"),
     ("E", "export a video through the pins"),
-    ("O, drop a file", "open a network file"),
+    ("O, drop a file", "open a network file (a dropped image is projected into a pin)"),
     ("directions panel", "move along SeFa / GANSpace directions over a w range; P pins the edited image"),
     ("Ctrl+Z, Cmd+Z", "undo (sliders, edits, pins)"),
     ("F1, H", "this help"),

@@ -1,7 +1,8 @@
 """Atomic file writes: a temp file beside the target, renamed over it only when complete.
 
 A raised error leaves either the old file or the new one, never half of one, and no temp file. A killed
-process can leave a temp file behind; `remove_stale_temps` clears those of ours on the next write there.
+process can leave a temp file behind; `remove_stale_temps` clears those of ours on the next write there, except the
+ones a live writer holds a lock on (`hold`).
 A failed write (disk full, read-only folder) is raised as a `WriteError` naming the target, so every command
 can report it in one line, whichever library did the writing.
 """
@@ -16,6 +17,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from safetensors import SafetensorError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the modification time alone protects a live temp file
+    fcntl = None
 
 T = TypeVar("T")
 
@@ -74,8 +80,35 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], T]) -> T:
         raise
 
 
+def hold(path: str | os.PathLike) -> int:
+    """Open `path` and keep an exclusive advisory lock on it until the returned descriptor is closed.
+
+    For a temp file that stays untouched for long (a GIF is written only when its last frame is in): with the
+    lock held, `remove_stale_temps` in another export or process leaves it alone however old it looks.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _held(path: str) -> bool:
+    """Whether a live writer holds `hold`'s lock on `path` (locks conflict across processes and descriptors)."""
+    if fcntl is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the probe's own lock
+
+
 def remove_stale_temps(folder: str | os.PathLike, older_than: float) -> list[Path]:
-    """Delete temp files of our own naming in `folder` last modified before `older_than` (a time.time() value).
+    """Delete temp files of our own naming in `folder` last modified before `older_than` (a time.time() value)
+    and not held by a live writer (`hold`).
 
     Called when a run starts writing into a folder, with the run's start time, so a temp file that a
     concurrent writer is still filling is never touched. Returns what was removed.
@@ -88,7 +121,7 @@ def remove_stale_temps(folder: str | os.PathLike, older_than: float) -> list[Pat
     for entry in entries:
         try:
             if (TEMP_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_mtime < older_than):
+                    and entry.stat(follow_symlinks=False).st_mtime < older_than and not _held(entry.path)):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:

@@ -237,6 +237,19 @@ def test_an_export_removes_the_temp_files_a_killed_one_left(G, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [tmp_path / "v.mp4", fresh, *users])
 
 
+def test_a_running_gif_exports_temp_file_survives_an_export_started_later(G, tmp_path):
+    """A GIF's temp file is written only at the end, so it looks stale to an export started later; the lock on it
+    keeps it, and the first export still finishes."""
+    first = Exporter(G, seeds_settings(tmp_path / "a.gif", seeds=(1, 2), frames_per_transition=2))
+    first.step()
+    (temp,) = [p for p in tmp_path.iterdir() if p.name.startswith(".a.")]
+    os.utime(temp, (time.time() - 3600,) * 2)
+    Exporter(G, seeds_settings(tmp_path / "b.mp4", seeds=(1, 2), frames_per_transition=1)).run()
+    assert temp.exists()
+    first.run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif", "b.mp4"]
+
+
 @pytest.mark.parametrize("fmt", ["mp4", "gif"])
 def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
     """The exporter keeps no rendered batch past the step that made it, so memory cannot grow with length."""

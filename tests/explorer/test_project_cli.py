@@ -25,6 +25,7 @@ def files(tmp_path_factory):
     """A network file with D (as training snapshots), a target it made, and a SeFa file."""
     folder = tmp_path_factory.mktemp("project")
     save_networks(folder / "net.safetensors", {"G_ema": make_g(), "D": make_d()})
+    save_networks(folder / "g_only.safetensors", {"G_ema": make_g()})
     G = load(folder / "net.safetensors").G
     Image.fromarray(synthesize(G, spec_ws(G, LatentSpec(5, psi=0.7)))[0]).save(folder / "target.png")
     save_directions(folder / "sefa.npz", sefa(G))
@@ -100,6 +101,18 @@ def test_an_unreadable_target_is_one_line_and_writes_nothing(files, tmp_path, ki
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
     assert not list(tmp_path.glob("*.npz")) and not list(tmp_path.glob(".p.npz*"))
+
+
+def test_d_features_use_the_files_d_and_need_one(files, tmp_path):
+    result = run("project", "--network", files / "net.safetensors", "--target", files / "target.png", "--steps", 3,
+                 "--d-features", "--out", tmp_path / "p.npz")
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as data:
+        assert '"d": 0.1' in str(data["info"])
+    result = run("project", "--network", files / "g_only.safetensors", "--target", files / "target.png",
+                 "--d-features", "--out", tmp_path / "q.npz")
+    assert result.exit_code == 2 and "has no network 'D'" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "q.npz").exists()
 
 
 @pytest.mark.parametrize("args,message", [

@@ -16,11 +16,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from explorer.pins import ENV_VAR  # noqa: E402
-from explorer.renderer import RENDER_EVENT, Renderer, model_info, shrink  # noqa: E402
+from explorer.renderer import RENDER_EVENT, Renderer, model_info  # noqa: E402
 from model.fast import choose_precision  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.latents import mix_styles  # noqa: E402
-from model.render import render_seed, spec_ws, synthesize  # noqa: E402
+from model.render import render_seed, shrink, spec_ws, synthesize  # noqa: E402
 from model.spec import LatentSpec, Mix  # noqa: E402
 from tests.model.conformance import make_g  # noqa: E402
 

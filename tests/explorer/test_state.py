@@ -1,10 +1,12 @@
 """The explorer's UI state without a window: paging, controls, pins, undo, specs as JSON."""
 
+import numpy as np
 import pytest
 
 from explorer.captions import spec_caption
-from explorer.state import Band, DirectionSet, Explorer, ModelInfo
-from model.spec import MAX_SEED, Edit, LatentSpec, Mix
+from explorer.model_info import Band, DirectionSet, ModelInfo
+from explorer.state import Explorer, Pin
+from model.spec import MAX_SEED, Edit, LatentSpec, Mix, W
 
 INFO = ModelInfo("tiny", "ab" * 32, 16, 3, 6, 0, "cpu", (Band("coarse", 0, 2, "4²–8²"), Band("fine", 3, 5, "16²")),
                  ("4²", "8²", "8²", "16²", "16²", "16²"))
@@ -181,6 +183,22 @@ def test_a_pin_as_mix_source_and_a_stale_pin_index_ignored():
     assert s.controls.mix_seed == 6 and s.controls.mix_pin == pin
     s.mix_with_pin(1)
     assert s.controls.mix_pin == pin and len(s.undo_stack) == 2  # the pin, the source: nothing for index 1
+
+
+def test_a_w_pin_is_a_mix_source_by_its_whole_spec():
+    """A projected image has no seed: as the source it lends its own latent, and recalling a pin made that way
+    names the source again."""
+    s = make()
+    w = W.of(np.arange(6 * 4, dtype=np.float32).reshape(6, 4))
+    s.pins.append(Pin("photo", LatentSpec(w=w, psi=0.8)))
+    s.go_to(3)
+    s.mix_with_pin(0)
+    assert s.spec().mix == Mix(s.pins[0].spec, 0, 2) and s.controls.mix_seed is None
+    mixed = s.pin()
+    s.set_controls(None, mix_seed=None, mix_pin=None)  # mixing off
+    assert s.spec().mix is None
+    s.recall(len(s.pins) - 1)
+    assert s.spec() == mixed.spec and s.controls.mix_pin == s.pins[0]
 
 
 SEFA = DirectionSet("sefa-0123456789ab", "SeFa", 20, "w")

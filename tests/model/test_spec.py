@@ -64,11 +64,26 @@ def test_explicit_w_nested_mix_and_edits_round_trip_exactly():
     ({"w": {"shape": [1, 2], "float32_base64": "not base64!"}}, "not base64"),
     ({"w": {"shape": [1, 1], "float32_base64": "AADAfw=="}}, "non-finite"),  # nan
     ({"w": {"shape": [1000, 1000], "float32_base64": ""}}, "too large"),
+    ({"seed": 1, "translate": [0.1]}, "bad translate"),
+    ({"seed": 1, "translate": "0,0"}, "bad translate"),
+    ({"seed": 1, "translate": [0, float("inf")]}, "bad translate y"),
+    ({"seed": 1, "rotate": float("nan")}, "bad rotate"),
+    ({"seed": 1, "rotate": 1e7}, "bad rotate"),
 ])
 def test_bad_specs_are_one_line_errors(doc, message):
     with pytest.raises(ModelError, match=message) as e:
         LatentSpec.from_json(doc)
     assert "\n" not in str(e.value)
+
+
+def test_translate_and_rotate_are_in_the_json_only_when_set():
+    spec = LatentSpec(3, translate=(0.25, -0.5), rotate=-30)
+    doc = json.loads(json.dumps(spec.to_json()))
+    assert doc["translate"] == [0.25, -0.5] and doc["rotate"] == -30.0 and spec.moves_input
+    assert LatentSpec.from_json(doc) == spec
+    assert "rotate" not in LatentSpec(3, translate=(0.25, 0)).to_json()
+    plain = LatentSpec(3).to_json()
+    assert "translate" not in plain and "rotate" not in plain and not LatentSpec(3).moves_input
 
 
 def test_deeply_nested_mix_sources_are_refused():
