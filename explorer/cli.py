@@ -15,6 +15,7 @@ from train.cli import dataset_command, train_command
 from .cli_options import (
     BadInput,
     check_class,
+    class_option,
     device_option,
     grid_shape,
     load_generator,
@@ -68,7 +69,7 @@ def parse_pair(text: str, option: str) -> tuple[float, float]:
 @w_option
 @click.option("--trunc", "psi", type=float, default=1.0, show_default=True, help="Truncation psi.")
 @click.option("--cutoff", type=click.IntRange(min=0), default=None, help="Truncate only the first K w indices.")
-@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class of a conditional net.")
+@class_option
 @noise_option
 @outdir_option
 @device_option
@@ -128,7 +129,7 @@ def generate(network, seeds, w_files, psi, cutoff, class_idx, noise_mode, outdir
 @click.option("--cols", required=True, help="Column seeds: they give the layers listed in --styles.")
 @click.option("--styles", default="0-6", show_default=True, help="w indices taken from the column seed.")
 @click.option("--trunc", "psi", type=float, default=1.0, show_default=True)
-@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None)
+@class_option
 @noise_option
 @outdir_option
 @device_option

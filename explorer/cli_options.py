@@ -73,6 +73,8 @@ network_option = click.option("--network", required=True, metavar="PATH", callba
                               help="Network file: our .safetensors or an NVlabs .pkl; demo: the bundled model.")
 device_option = click.option("--device", default="auto", show_default=True,
                              help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")
+class_option = click.option("--class", "class_idx", type=click.IntRange(min=0), default=None,
+                            help="Class of a conditional net.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True)
 precision_option = click.option(
     "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,

@@ -17,6 +17,7 @@ from model.spec import MAX_SEED
 from .cli_options import (
     BadInput,
     check_class,
+    class_option,
     device_option,
     load_generator,
     network_option,
@@ -107,7 +108,7 @@ def directions_command(network, method, num, layers, samples, seed, class_idx, o
 @click.option("--layers", default=None,
               help="w indices to move, a-b.  [default: sefa: the span of the file's layers; ganspace: all]")
 @click.option("--trunc", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (before the edit).")
-@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class of a conditional net.")
+@class_option
 @noise_option
 @outdir_option
 @device_option

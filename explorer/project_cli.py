@@ -11,7 +11,15 @@ import numpy as np
 
 from model.spec import MAX_SEED
 
-from .cli_options import BadInput, check_class, device_option, network_option, output_folder, precision_option
+from .cli_options import (
+    BadInput,
+    check_class,
+    class_option,
+    device_option,
+    network_option,
+    output_folder,
+    precision_option,
+)
 
 VIDEO_HEIGHT = 256  # the progress video is scaled up (nearest neighbour) to at least this height
 PREVIEW_EVERY = 5
@@ -70,7 +78,7 @@ def video_frame(target: np.ndarray, image: np.ndarray) -> np.ndarray:
 @click.option("--d-features", "d_features", is_flag=True,
               help="Add a term on the network's own discriminator features (the file must hold D): 2.5x slower, "
                    "and no better on the benchmark.")
-@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class of a conditional net.")
+@class_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="proj.npz")
 @click.option("--save-video", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="progress.mp4 or .gif: the target beside the current image every few steps.")

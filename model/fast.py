@@ -270,11 +270,15 @@ def render(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", prec
     step = len(ws) if device.type != "cpu" else max(1, CPU_BATCH_PIXELS // G.img_resolution ** 2)
     exact = precision == "exact"
     fast_dtype = None if exact else DTYPES[precision]
+    transform = None if transform is None else transform.to(device)
+
+    def chunk(i: int) -> torch.Tensor:
+        moved = {} if transform is None else {"transform": transform[i:i + step]}  # StyleGAN3 only
+        return G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact, fast_dtype=fast_dtype,
+                           **moved).float()
+
     with torch.inference_mode():
-        moved = {} if transform is None else {"transform": transform.to(device)}
-        return torch.cat([G.synthesis(ws[i:i + step], noise_mode=noise_mode, force_fp32=exact, fast_dtype=fast_dtype,
-                                      **{k: t[i:i + step] for k, t in moved.items()}).float()
-                          for i in range(0, len(ws), step)])
+        return torch.cat([chunk(i) for i in range(0, len(ws), step)])
 
 
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:

@@ -160,27 +160,6 @@ def project(G, target: np.ndarray, space: str = "w", steps: int = 500, seed: int
     return dataclasses.replace(run.result(w_plus), start=result)
 
 
-class Adam:
-    """Adam (Kingma and Ba 2015), as torch.optim.Adam computes it, for a few tensors. Ours because torch.optim
-    imports torch._dynamo when an optimiser is made: seconds of start-up for every projection process."""
-
-    def __init__(self, params: list[torch.Tensor], betas: tuple[float, float], eps: float = 1e-8):
-        self.params, self.betas, self.eps, self.t = params, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    @torch.no_grad()
-    def step(self, lr: float) -> None:
-        """One update from the gradients, which are then cleared."""
-        self.t += 1
-        b1, b2 = self.betas
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            m.lerp_(p.grad, 1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            p.addcdiv_(m, (v / (1 - b2 ** self.t)).sqrt_().add_(self.eps), value=-lr / (1 - b1 ** self.t))
-            p.grad = None
-
-
 class _Run:
     """The optimisation loop shared by the W and W+ phases; counts steps across both for the reports."""
 
@@ -212,7 +191,7 @@ class _Run:
         w = w.detach().clone().requires_grad_(True)
         for buf in self.noise.values():
             buf.requires_grad_(True)
-        optimizer = Adam([w, *self.noise.values()], self.schedule.betas)
+        optimizer = torch.optim.Adam([w, *self.noise.values()], betas=self.schedule.betas)
         for step in range(steps):
             if self.cancel is not None and self.cancel():
                 raise Cancelled()
@@ -222,7 +201,9 @@ class _Run:
             loss = self.loss_fn(img)
             reg = noise_regulariser(list(self.noise.values())) if self.noise else 0.0
             (loss + self.schedule.noise_reg * reg).backward()
-            optimizer.step(lr)
+            optimizer.param_groups[0]["lr"] = lr
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():
                 for buf in self.noise.values():
                     buf.sub_(buf.mean()).mul_(buf.square().mean().rsqrt())
