@@ -15,6 +15,7 @@ for reference.
 
     python benchmarks/train.py                              # both configs, exact/fp32/bf16, 2 rounds
     python benchmarks/train.py --configs demo64 --precisions exact,bf16 --steps 2 --rounds 1
+    git worktree add /tmp/base HEAD~1 && python benchmarks/train.py --precisions bf16 --baseline /tmp/base
 """
 
 from __future__ import annotations
@@ -131,8 +132,10 @@ def machine_rate() -> dict[str, float]:
     return out
 
 
-def subprocess_json(args: list[str]) -> dict | None:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+def subprocess_json(args: list[str], tree: str | None = None) -> dict | None:
+    """Runs this benchmark's child mode, from another checkout's copy of it when `tree` is given."""
+    script = Path(tree, "benchmarks", "train.py") if tree else __file__
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
     if out.returncode != 0:
         print(f"{' '.join(args)}: failed\n{out.stderr[-2000:]}")
         return None
@@ -145,6 +148,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repeats; the best is kept")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--baseline", metavar="TREE", help="also time another checkout (e.g. a git worktree of an "
+                        "older commit) in the same rounds; its rows are marked 'base'")
     parser.add_argument("--one", nargs=2, metavar=("CONFIG", "PRECISION"), help=argparse.SUPPRESS)
     parser.add_argument("--flops", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,18 +168,20 @@ def main() -> None:
           + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in rate.items()), flush=True)
     flops = {name: subprocess_json(["--flops", name]) for name in configs}
     best: dict[tuple[str, str], dict] = {}
+    trees = {"": None} | ({" base": args.baseline} if args.baseline else {})
     for round_idx in range(args.rounds):
         for name in configs:
             for precision in precisions:
-                r = subprocess_json(["--steps", str(args.steps), "--one", name, precision])
-                if r is None:
-                    continue
-                key = (name, precision)
-                if key not in best or per_batch(r["sec"]) < per_batch(best[key]["sec"]):
-                    best[key] = r
-                print(f"  round {round_idx + 1}: {name} {precision}: {per_batch(r['sec']):.2f} s/minibatch, "
-                      f"load {os.getloadavg()[0]:.2f}", flush=True)
-    head = (f"{'config':<10}{'prec':<7}{'kimg/h':>8}{'s/batch':>9}{'Gmain':>8}{'Greg':>8}{'Dmain':>8}{'Dreg':>8}"
+                for mark, tree in trees.items():
+                    r = subprocess_json(["--steps", str(args.steps), "--one", name, precision], tree)
+                    if r is None:
+                        continue
+                    key = (name, precision + mark)
+                    if key not in best or per_batch(r["sec"]) < per_batch(best[key]["sec"]):
+                        best[key] = r
+                    print(f"  round {round_idx + 1}: {name} {precision + mark}: {per_batch(r['sec']):.2f} "
+                          f"s/minibatch, load {os.getloadavg()[0]:.2f}", flush=True)
+    head = (f"{'config':<10}{'prec':<11}{'kimg/h':>8}{'s/batch':>9}{'Gmain':>8}{'Greg':>8}{'Dmain':>8}{'Dreg':>8}"
             f"{'GFLOP/s':>9}{'peak GB':>9}")
     print("\n" + head + "\n" + "-" * len(head))
     for (name, precision), r in best.items():
@@ -182,8 +189,12 @@ def main() -> None:
         t = per_batch(s)
         work = f["Gmain"] + f["Dmain"] + f["Greg"] / 4 + f["Dreg"] / 16
         kimg_h = CONFIGS[name]["batch"] * 3600 / 1000 / t
-        print(f"{name:<10}{precision:<7}{kimg_h:>8.1f}{t:>9.2f}{s['Gmain']:>8.2f}{s['Greg']:>8.2f}{s['Dmain']:>8.2f}"
+        print(f"{name:<10}{precision:<11}{kimg_h:>8.1f}{t:>9.2f}{s['Gmain']:>8.2f}{s['Greg']:>8.2f}{s['Dmain']:>8.2f}"
               f"{s['Dreg']:>8.2f}{work / t / 1e9:>9.0f}{r['peak_gb']:>9.2f}")
+    for (name, precision), r in best.items():
+        if (name, precision + " base") in best:
+            old = per_batch(best[name, precision + " base"]["sec"])
+            print(f"{name} {precision}: {old / per_batch(r['sec']):.2f}x the baseline's kimg/h")
     print("\nphase columns: seconds per execution; s/batch = Gmain + Dmain + Greg/4 + Dreg/16.")
     print("conv GFLOP per execution: " + "; ".join(
         f"{name}: " + " ".join(f"{k} {v / 1e9:.0f}" for k, v in flops[name].items()) for name in configs))

@@ -91,6 +91,10 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     b = None if bias is None else bias.to(x.dtype)
     if up == 1 and len(set(padding)) == 1 and padding[0] >= 0:
         w = (f * gain).to(x.dtype).flip([0, 1]).expand(c, 1, *f.shape).contiguous()
+        if down > 1 and not _inplace(x):
+            # The backward of a strided depthwise conv runs 4-14x slower than filtering every pixel and keeping
+            # every `down`-th (bf16, channels_last, training shapes in benchmarks/train.py's demo64).
+            return F.conv2d(x, w, b, padding=padding[0], groups=c)[:, :, ::down, ::down]
         return F.conv2d(x, w, b, stride=down, padding=padding[0], groups=c)
     if up == 2 and down == 1 and tuple(padding) == (2, 1, 2, 1) and f.shape[-1] == 4:
         # Zero insertion + pad (2, 1) + 4-tap conv == a stride-2 transposed conv cropped by 1 on each side.
@@ -107,13 +111,34 @@ def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return upfirdn2d(x, f, down=2, padding=(1, 1, 1, 1))
 
 
+def _packable(x: torch.Tensor, owner: torch.Tensor | None) -> bool:
+    return (owner is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and not (torch.is_grad_enabled() and (x.requires_grad or owner.requires_grad))
+            and hasattr(torch.ops.mkldnn, "_convolution_pointwise") and torch.backends.mkldnn.is_available())
+
+
+def conv2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, padding: tuple[int, int],
+           owner: torch.Tensor | None = None, tag: str = "") -> torch.Tensor:
+    """F.conv2d(x, w, bias, padding=padding); `w` derived from the parameter `owner` (named by `tag`) may be packed.
+
+    oneDNN reorders a weight into its blocked layout on every call; for a shared weight on the CPU at inference
+    that layout is made once per input shape and kept (`derived`): below 32² the reorder cost more than the conv.
+    """
+    if not _packable(x, owner):
+        return F.conv2d(x, w, bias, padding=padding)
+    key = f"packed {tag} {w.dtype} {tuple(x.shape)} {padding}"
+    packed = derived(owner, key, lambda _: torch.ops.mkldnn._reorder_convolution_weight(
+        w, list(padding), [1, 1], [1, 1], 1, list(x.shape)))
+    return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, list(padding), [1, 1], [1, 1], 1, "none", [], "")
+
+
 def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1, down: int = 1,
-                    bias: torch.Tensor | None = None) -> torch.Tensor:
-    """conv(x, w) + bias with StyleGAN2's 2x up/down FIR resampling; w in x's dtype."""
+                    bias: torch.Tensor | None = None, owner: torch.Tensor | None = None) -> torch.Tensor:
+    """conv(x, w) + bias with StyleGAN2's 2x up/down FIR resampling; w in x's dtype (`owner`: see conv2d)."""
     k = w.shape[-1]
     b = None if bias is None else bias.to(x.dtype)
     if up == 1 and down == 1:
-        return F.conv2d(x, w, b, padding=k // 2)
+        return conv2d(x, w, b, (k // 2, k // 2), owner)
     if down == 2 and k == 1:
         return F.conv2d(upfirdn2d(x, f, down=2, padding=(1, 1, 1, 1)), w, b)
     if down == 2 and k == 3:
@@ -121,9 +146,36 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
     if up == 2 and k == 1:
         return upfirdn2d(F.conv2d(x, w), f, up=2, padding=(2, 1, 2, 1), gain=4, bias=b)
     if up == 2 and k == 3:
-        x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)  # no spatial flip (spec §4.11)
-        return upfirdn2d(x, f, padding=(1, 1, 1, 1), gain=4, bias=b)
+        return upfirdn2d(_transposed_conv_padded(x, w, owner), f, gain=4, bias=b)
     raise ValueError(f"fast conv2d_resample: unsupported kernel {k}, up {up}, down {down}")
+
+
+def _transposed_conv_padded(x: torch.Tensor, w: torch.Tensor, owner: torch.Tensor | None) -> torch.Tensor:
+    """The stride-2 transposed 3x3 conv (weight [O, I, 3, 3] used without a spatial flip, spec §4.11), framed by
+    the one-pixel zero border its FIR needs: [N, O, 2H + 3, 2W + 3].
+
+    A transposed conv runs 2-3x slower than a plain conv on the CPU (bf16 worst), so it is split by output phase:
+    out[2m] = w[0] x[m] + w[2] x[m-1] and out[2m+1] = w[1] x[m] along each axis, i.e. four plain convs with 2x2,
+    2x1, 1x2 and 1x1 kernels (the same 9 taps) whose outputs interleave into the frame.
+    """
+    layout = _memory_format(x)
+    n, (o, _, _, _), (h, wd) = x.shape[0], w.shape, x.shape[2:]
+    out = torch.empty([n, o, 2 * h + 3, 2 * wd + 3], dtype=x.dtype, device=x.device, memory_format=layout)
+    for edge in (out[:, :, 0], out[:, :, -1], out[:, :, :, 0], out[:, :, :, -1]):
+        edge.zero_()
+    kernels = _phase_kernels(w, layout) if owner is None else derived(
+        owner, f"phases {w.dtype} {layout}", lambda _: _phase_kernels(w, layout))
+    for (a, b), kernel in kernels.items():
+        phase = conv2d(x, kernel, None, (1 - a, 1 - b), owner, f"phase {a}{b}")
+        out[:, :, 1 + a::2, 1 + b::2][:, :, :phase.shape[2], :phase.shape[3]].copy_(phase)
+    return out
+
+
+def _phase_kernels(w: torch.Tensor, layout: torch.memory_format) -> dict[tuple[int, int], torch.Tensor]:
+    """The kernels of the four output phases (row parity, column parity) of _transposed_conv_padded."""
+    w = w.flip([2, 3])
+    taps = (slice(0, 3, 2), slice(1, 2))  # flipped kernel rows feeding even outputs (from x[m-1], x[m]) and odd ones
+    return {(a, b): w[:, :, taps[a], taps[b]].contiguous(memory_format=layout) for a in (0, 1) for b in (0, 1)}
 
 
 def act_clamp(x: torch.Tensor, act: str, clamp: float | None) -> torch.Tensor:
@@ -150,13 +202,6 @@ def _out_of_range(x: torch.Tensor, clamp: float) -> bool:
     return bool(lo < -clamp) or bool(hi > clamp)
 
 
-def _conv_weight(w: torch.Tensor, layout: torch.memory_format, up: int) -> torch.Tensor:
-    """w in the memory layout the conv reads it in (the transposed conv reads it with in/out swapped)."""
-    if up == 2:
-        return w.transpose(0, 1).contiguous(memory_format=layout).transpose(0, 1)
-    return w.contiguous(memory_format=layout)
-
-
 def modulated_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None,
                     bias: torch.Tensor, up: int = 1, f: torch.Tensor | None = None, demodulate: bool = True,
                     act: str = "linear", gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
@@ -180,8 +225,8 @@ def modulated_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
         w = w * (scale.t() * styles).reshape(*w.shape[:2], 1, 1)
         x = conv2d_resample(x, w.to(dtype), f, up=up, bias=bias)
     else:
-        w = derived(weight, f"{dtype} {layout} up{up}", lambda w: _conv_weight(w.to(dtype), layout, up))
-        x = conv2d_resample(x * styles.to(dtype).reshape(n, -1, 1, 1), w, f, up=up)
+        w = derived(weight, f"{dtype} {layout}", lambda w: w.to(dtype).contiguous(memory_format=layout))
+        x = conv2d_resample(x * styles.to(dtype).reshape(n, -1, 1, 1), w, f, up=up, owner=weight)
         args = bias.to(dtype).reshape(1, -1, 1, 1), x, scale.to(dtype).reshape(n, -1, 1, 1)
         x = torch.addcmul(*args, out=x) if _inplace(x) else torch.addcmul(*args)
     if noise is not None:  # a separate pass: a [1, C, H, W] addend in addcmul is 3x slower on channels_last

@@ -169,7 +169,7 @@ class FullyConnectedLayer(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
+        w = fast.derived(self.weight, f"gain {x.dtype}", lambda w: w.to(x.dtype) * self.weight_gain)  # same values
         b = self.bias
         if b is not None:
             b = b.to(x.dtype)
