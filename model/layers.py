@@ -41,10 +41,13 @@ def check_fir_buffers(tensors: dict[str, torch.Tensor]) -> None:
 
 
 def fir_filter() -> torch.Tensor:
-    """The 4x4 binomial filter: outer product of [1, 3, 3, 1] normalised to sum 1 (exact in fp32)."""
-    f = torch.tensor(FIR_TAPS, dtype=torch.float32)
-    f = torch.outer(f, f)
-    return f / f.sum()
+    """The 4x4 binomial filter: outer product of [1, 3, 3, 1] normalised to sum 1 (k / 64, exact in fp32).
+
+    Made from Python numbers: torch's meta versions of outer and divide are Python code whose first call imports
+    sympy and torch._dynamo (loaders build networks on the meta device).
+    """
+    total = sum(FIR_TAPS) ** 2
+    return torch.tensor([[a * b / total for b in FIR_TAPS] for a in FIR_TAPS], dtype=torch.float32)
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
@@ -163,7 +166,7 @@ class FullyConnectedLayer(nn.Module):
                  lr_multiplier: float = 1.0, bias_init: float = 0.0):
         super().__init__()
         self.activation = check_activation(activation)
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]).div_(lr_multiplier))  # see fir_filter
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier

@@ -83,11 +83,14 @@ class SynthesisInput(nn.Module):
             self.affine.weight.zero_()
             self.affine.bias.copy_(torch.tensor([1.0, 0, 0, 0]))
         self.weight = nn.Parameter(torch.randn([channels, channels]))
-        self.register_buffer("transform", torch.eye(3))  # user transform (gen_images' --translate/--rotate)
-        angle = torch.rand([channels]) * (2 * math.pi)  # frequencies uniform in the disc of radius bandwidth
-        radius = torch.rand([channels]).sqrt() * bandwidth
-        self.register_buffer("freqs", torch.stack([angle.cos(), angle.sin()], dim=1) * radius[:, None])
-        self.register_buffer("phases", torch.rand([channels]) - 0.5)
+        # These few values are made on the CPU even when loaders build the net on the meta device, where the first
+        # out-of-place op imports torch._dynamo (1.5 s); a loaded file replaces them.
+        with torch.device("cpu"):
+            self.register_buffer("transform", torch.eye(3))  # user transform (gen_images' --translate/--rotate)
+            angle = torch.rand([channels]) * (2 * math.pi)  # frequencies uniform in the disc of radius bandwidth
+            radius = torch.rand([channels]).sqrt() * bandwidth
+            self.register_buffer("freqs", torch.stack([angle.cos(), angle.sin()], dim=1) * radius[:, None])
+            self.register_buffer("phases", torch.rand([channels]) - 0.5)
 
     def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
         """`transform` [N, 3, 3], per sample, replaces the stored one (model.render.input_transform builds it

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..errors import ModelError
 
@@ -29,10 +30,29 @@ def check_size_keywords(class_name: str, kw: dict) -> None:
         raise ModelError(f"unsupported network: {class_name} mapping num_layers {layers!r:.40}")
 
 
+class _ShapesOnly(TorchFunctionMode):
+    """Random factories as torch.empty, in-place ops on meta tensors skipped (they have no values to change).
+
+    torch implements the meta versions of these in Python, and the first such call imports sympy and
+    torch._dynamo: 1-2 s of a model load. Calls given another device (a few init values made on the CPU) pass.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        on_meta = kwargs.get("device") in (None, "meta", torch.device("meta"))
+        if func in (torch.randn, torch.rand) and on_meta:
+            size = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+            return torch.empty(size, dtype=kwargs.get("dtype"), device="meta")
+        name = getattr(func, "__name__", "")
+        if name.endswith("_") and not name.startswith("_") and args and getattr(args[0], "is_meta", False):
+            return args[0]
+        return func(*args, **kwargs)
+
+
 def build_on_meta(name: str, cls: type[nn.Module], kwargs: dict, what: str = "its keywords") -> nn.Module:
     """The network these keywords describe, on the meta device: names and shapes without memory or init."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _ShapesOnly():
             return cls(**kwargs)
     except ModelError:
         raise
