@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .fast import act_clamp, block_dtype, derived
+from .fast import act_clamp, block_dtype, conv2d, derived
 
 RADIAL_TOLERANCE = 1e-3  # SVD components of a radial filter below this fraction of the largest are dropped
 CHUNK_BYTES = 64 << 20  # the down filter's intermediate result is made in bands of about this size
@@ -170,13 +170,13 @@ def modulated_conv(layer, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = styles * styles.square().mean().rsqrt()
         scale = (styles.square() @ sums + 1e-8).rsqrt() * gain
     x, bias = x.permute(0, 3, 1, 2), layer.bias.to(dtype)
-    if n == 1:  # one sample: everything folds into the weight
+    if n == 1 and weight.numel() <= x.numel():  # one sample: everything folds into the (smaller) weight
         weight = weight * styles.reshape(1, i, 1, 1) * scale.reshape(o, 1, 1, 1)
         y = F.conv2d(x, weight.to(dtype).contiguous(memory_format=torch.channels_last), bias, padding=k - 1)
-    else:
+    else:  # a shared weight, packed once for oneDNN (fast.conv2d)
         weight = derived(layer.weight, f"sg3 {dtype}",
                          lambda _: weight.to(dtype).contiguous(memory_format=torch.channels_last))
-        y = F.conv2d(x * styles.to(dtype).reshape(n, i, 1, 1), weight, padding=k - 1)
+        y = conv2d(x * styles.to(dtype).reshape(n, i, 1, 1), weight, None, (k - 1, k - 1), layer.weight, "sg3")
         args = bias.reshape(1, o, 1, 1), y, scale.to(dtype).reshape(n, o, 1, 1)
         y = torch.addcmul(*args, out=y) if _inplace(y) else torch.addcmul(*args)
     return y.permute(0, 2, 3, 1).contiguous()

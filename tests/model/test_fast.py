@@ -162,6 +162,22 @@ def test_fast_conv2d_resample_matches_exact(k, up, down):
     assert torch.allclose(out, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("k,up", [(3, 1), (1, 1), (3, 2)])
+def test_packed_shared_weights_match_and_follow_weight_changes(k, up):
+    """At inference a shared weight is packed for oneDNN once per input shape; in-place updates repack it."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn([1, 6, 8, 8], generator=gen).to(memory_format=torch.channels_last)
+    owner = torch.nn.Parameter(torch.randn([4, 6, k, k], generator=gen) / k, requires_grad=False)
+    for step in range(2):
+        ref = conv2d_resample(x.contiguous(), owner.data, fir_filter(), up=up)
+        with torch.inference_mode():
+            w = owner.data.contiguous(memory_format=torch.channels_last)
+            out = fast.conv2d_resample(x, w, fir_filter(), up=up, owner=owner)
+        assert torch.allclose(out, ref, atol=1e-5), step
+        with torch.no_grad():
+            owner.mul_(-2)  # the next round must not reuse the packed copy of the old values
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Training: gradients through the fast ops (plain, with double backward as R1 and path length need)
 
