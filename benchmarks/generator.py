@@ -188,6 +188,39 @@ def main_table(names: list[str], precision: str, rates: dict[str, float]) -> Non
                   f"{achieved / rates['fp32'] * 100:10.0f}%", flush=True)
 
 
+def conv_floor(name: str, precision: str) -> None:
+    """The batch-1 ceiling: exact vs fast vs the fast path's convolutions alone (same shapes, dtype and layout, the
+    up-sampling layers' four phase convs, weights packed as the fast path packs shared ones). Everything else (FIR
+    filters, noise, activation, clamp checks, style and weight preparation) costs the difference."""
+    g, dtype = make_g(name), fast.DTYPES[precision]
+    ws = latents(g, 1)
+    convs = []
+    for block in g.synthesis.blocks():
+        for layer in (getattr(block, "conv0", None), block.conv1, block.torgb):
+            if layer is None:
+                continue
+            o, i, k, _ = layer.weight.shape
+            side = block.resolution // getattr(layer, "up", 1)
+            x = torch.randn([1, i, side, side]).to(dtype, memory_format=torch.channels_last)
+            w = layer.weight.to(dtype).contiguous(memory_format=torch.channels_last)
+            if getattr(layer, "up", 1) == 2:
+                kernels = fast._phase_kernels(w, torch.channels_last)
+                convs += [(x, kern, (1 - a, 1 - b), layer.weight) for (a, b), kern in kernels.items()]
+            else:
+                convs.append((x, w, (k // 2, k // 2), layer.weight))
+
+    def convs_only():
+        for x, w, padding, owner in convs:
+            fast.conv2d(x, w, None, padding, owner, f"floor {tuple(w.shape)}")
+
+    with torch.inference_mode():
+        t = interleaved({"exact": lambda: fast.render(g, ws, "const", "exact"),
+                         precision: lambda: fast.render(g, ws, "const", precision), "convs": convs_only}, 5)
+    print(f"{name} batch 1: exact {t['exact'] * 1e3:.0f} ms, {precision} {t[precision] * 1e3:.0f} ms "
+          f"({t['exact'] / t[precision]:.2f}x), its convolutions alone {t['convs'] * 1e3:.0f} ms: ceiling "
+          f"{t['exact'] / t['convs']:.1f}x if all else were free", flush=True)
+
+
 def sg3_table(names: list[str], precision: str) -> None:
     """Exact vs fast at batch 1, interleaved, with the load seen before and after each row (the machine is shared)."""
     print(f"\nStyleGAN3, batch 1 (fast = {precision}; ms per image, medians of interleaved runs)")
@@ -329,6 +362,8 @@ def main() -> None:
         print()
     for name in sg2:
         print(fidelity(name, precision, args.png if name == "paper256" else None), flush=True)
+    for name in sg2:
+        conv_floor(name, precision)
     sg3_table([name for name in args.configs if name in SG3_CONFIGS], precision)
     if not args.no_candidates:
         candidates(precision)

@@ -6,13 +6,15 @@ renderer for what the state shows and puts the results in the views, dialogs.py 
 
 The loop never waits on the renderer: requests go out as the state changes and results come back as events.
 `step()` is one frame (tests and the benchmark drive it directly); `run()` paces it at 60 fps, sleeping in
-`pygame.event.wait` so a finished render or a click wakes it at once. A frame without events is only redrawn
-every IDLE_REDRAW_S: an idle window leaves the CPU to the render worker (a full-window flip costs 1-20 ms).
+`pygame.event.wait` so a finished render or a click wakes it at once. Only a frame with something new does the
+drawing work (see `step`): the render worker's Python shares the GIL with this loop, so every millisecond the
+loop spends on an unchanged window is added to the wait for the image the user asked for.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -30,8 +32,8 @@ from .captions import spec_caption  # noqa: E402
 from .dialogs import Dialogs  # noqa: E402
 from .input import handle  # noqa: E402
 from .pins import load_settings  # noqa: E402
-from .render_sync import RenderSync  # noqa: E402
-from .renderer import Renderer  # noqa: E402
+from .render_sync import IMAGE_RESULTS, RenderSync  # noqa: E402
+from .renderer import RENDER_EVENT, Renderer  # noqa: E402
 from .state import Explorer  # noqa: E402
 from .views.controls import ControlsPanel  # noqa: E402
 from .views.directions import DirectionsPanel  # noqa: E402
@@ -46,7 +48,16 @@ from .views.status import TITLE, StatusBar  # noqa: E402
 from .views.thumbs import Thumbs  # noqa: E402
 
 FPS = 60
-IDLE_REDRAW_S = 0.1  # with no events a frame is redrawn at 10 fps (toasts, widget hover and cursor blink)
+IDLE_REDRAW_S = 0.1  # with nothing new the widgets are updated and redrawn at 10 fps (toasts, tooltips, blink)
+MAX_GUI_STEP_S = 0.25  # the widgets' clock advances at most this much per update, so a stall does not jump it
+# How long one thread may hold the GIL while another waits (Python's default is 5 ms): the render worker starts
+# and runs its Python between torch calls while this loop draws, instead of waiting for the loop to finish a frame.
+GIL_SWITCH_S = 0.0005
+
+
+def moves_widgets(event: pygame.event.Event) -> bool:
+    """Whether the widgets may change with `event`: any input may; a rendered image only reaches our own views."""
+    return event.type != RENDER_EVENT or event.result.kind not in IMAGE_RESULTS
 
 
 def default_save_dir() -> Path:
@@ -57,6 +68,8 @@ class App:
     def __init__(self, network: str | os.PathLike | None = None, size: tuple[int, int] = (1280, 800),
                  device: str = "auto", precision: str = "auto", save_dir: str | os.PathLike | None = None,
                  threads: int = 1):
+        self._gil_switch = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_S)
         pygame.display.init()  # display and fonts only: no audio device is opened
         pygame.font.init()
         font.cache_clear()  # fonts from an earlier pygame.init are dead
@@ -80,7 +93,7 @@ class App:
         self.mouse = (0, 0)
         self.save_dir = Path(save_dir or self.settings().get("save_dir") or default_save_dir())
         self._held: list[pygame.event.Event] = []
-        self._drawn = 0.0
+        self._updated = 0.0  # when the widgets were last updated
         self.relayout()
         if network is not None:
             self.sync.open(network)
@@ -102,8 +115,14 @@ class App:
             self.close()
 
     def step(self) -> bool:
-        """One frame: events -> state -> render requests -> draw. Returns False once the user has quit."""
-        dt = self.clock.tick() / 1000
+        """One frame: events -> state -> render requests -> draw. Returns False once the user has quit.
+
+        pygame_gui's update (hover checks over every widget, and what makes a changed widget's new look visible)
+        runs after input or a result a panel or dialog shows, while a mouse button is held (a held slider arrow
+        keeps scrolling) and every IDLE_REDRAW_S (toasts, tooltips, the cursor's blink). A rendered image or
+        thumbnail changes no widget: that frame is only redrawn. A frame with nothing new does neither.
+        """
+        self.clock.tick()
         events, self._held = self._held + pygame.event.get(), []
         for event in events:
             handle(self, event)
@@ -112,10 +131,13 @@ class App:
             self.directions.sync(self.state, self.sync.ganspace_progress)
             self.sync.reconcile()
         self.projection_view.sync(self.sync.projection, self.layout.main)
-        self.manager.update(min(dt, 0.1))
         now = time.perf_counter()
-        if events or now - self._drawn >= IDLE_REDRAW_S:
-            self._drawn = now
+        update = (any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed())
+                  or now - self._updated >= IDLE_REDRAW_S)
+        if update:
+            self.manager.update(min(now - self._updated, MAX_GUI_STEP_S))
+            self._updated = now
+        if update or events:
             self.draw()
             pygame.display.flip()
         return self.running
@@ -143,6 +165,7 @@ class App:
     def close(self) -> None:
         self.renderer.close()
         pygame.display.quit()
+        sys.setswitchinterval(self._gil_switch)
 
     def settings(self) -> dict:
         """The saved preferences; an unreadable settings file has been moved aside, and the user is told."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .app import App
 
 EXPORT_ENDS = {"done": "done: {}", "cancelled": "cancelled: nothing was written", "failed": "failed"}
+IMAGE_RESULTS = ("image", "thumbs")  # results that only reach our own views (large, grid, pins), never a widget
 ERROR_TITLES = {"load": "Could not load the directions", "ganspace": "GANSpace failed",
                 "project": "Could not project the image"}
 

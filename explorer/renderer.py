@@ -15,13 +15,17 @@ The worker also holds the open model's latent directions as {direction id: vecto
 SeFa, computed on open, plus every set cached for this model id in `<data dir>/directions/` (GANSpace runs and
 loaded files are cached there), so a pinned edit renders again after a restart. The UI only sees `DirectionSet`s.
 
-torch uses one thread here (measured on 2 cores: a second torch thread made renders at most 20% faster but made
-the UI drop 4-12% of its frames), so the UI loop keeps a core.
+torch uses one thread here (on 2 cores a second one made slider renders at most 20% faster but made the UI drop
+4-12% of its frames), so the UI loop keeps a core. Thumbnails nobody is changing (no drag or paging: no two requests
+of a channel within CHANGING_S) use two threads in batches of 4 where idle OpenMP threads sleep (OMP_WAIT_POLICY=
+PASSIVE): up to 1.8x the images per second, a batch no longer than 2 on one thread. Spinning OpenMP threads beside
+the UI on a busy machine made two threads 2x slower than one (benchmarks/first_page.py): there it stays at one.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import traceback
@@ -33,22 +37,23 @@ import pygame
 import torch
 
 from model import fast, latents
-from model.directions import Directions, check_model, edit_vectors, ganspace, load_directions, save_directions, sefa
+from model.directions import Directions, check_model, edit_vectors, ganspace, load_directions, sefa
 from model.errors import ModelError
 from model.io import load
 from model.render import as_rgb, pick_device, shrink, spec_transforms, spec_ws, synthesize
 from model.spec import LatentSpec, check_precision
 
-from . import projection_job
+from . import direction_cache, projection_job
 from .export import Exporter, ExportSettings
 from .model_info import Band, DirectionSet, ModelInfo
-from .pins import data_dir
 
 RENDER_EVENT = pygame.event.custom_type()
 PRIORITY = ("open", "load", "image", "pins", "grid", "ganspace", "project")  # then 'export' steps
 INTERACTIVE = ("image", "pins", "grid")  # what GANSpace and projection let through between their batches / steps
 NAMES = {"sefa": "SeFa", "ganspace": "GANSpace"}
 UNITS = {"sefa": "w", "ganspace": "σ"}
+CHANGING_S = 0.5  # the user is changing what a channel shows while its requests come closer than this
+SLEEPING_OMP = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"  # libgomp reads it when torch loads
 
 
 class _Cancelled(Exception):
@@ -93,23 +98,19 @@ def model_info(G, name: str, model_id: str, device: str, path: str = "") -> Mode
                      G.family)
 
 
-def directions_path(model_id: str, d: Directions) -> Path:
-    """Where a set of this model's directions is cached: found again on open by the model id."""
-    return data_dir() / "directions" / f"{model_id}-{d.method}-{d.digest}.npz"
-
-
 class Renderer:
     """Owns the worker thread. Every public method returns at once; results arrive as RENDER_EVENTs."""
 
     def __init__(self, device: str = "auto", precision: str = "auto", threads: int = 1, thumb_batch: int = 0,
-                 export_batch: int = 4, event_type: int = RENDER_EVENT):
+                 export_batch: int = 4, event_type: int = RENDER_EVENT, thumb_threads: int = 0):
         check_precision(precision)
         self._device_name = device
         self.device: torch.device | None = None  # device and precision are settled on the worker (torch calls)
         self.precision = precision
         self._synthesize = synthesize
         self._threads = threads
-        self.thumb_batch = thumb_batch  # 0: 8 on an accelerator, 2 on the CPU
+        self.thumb_threads = thumb_threads or (2 if SLEEPING_OMP else threads)  # thumbnails nothing replaces
+        self.thumb_batch = thumb_batch  # 0: 8 on an accelerator; on the CPU 4 with two threads, else 2
         self.export_batch = export_batch
         self.event_type = event_type
         self.G = None
@@ -123,6 +124,8 @@ class Renderer:
         self._cond = threading.Condition()
         self._pending: dict[str, _Request] = {}
         self._latest: dict[str, int] = {}
+        self._asked: dict[str, float] = {}  # time.monotonic() of each channel's latest request
+        self._changed_at = float("-inf")  # when a channel last had two requests within CHANGING_S
         self._export: Exporter | None = None
         self._export_stamp = 0
         self._closing = False
@@ -209,6 +212,10 @@ class Renderer:
             if self._closing:
                 return 0
             stamp = next(self._stamps)
+            now = time.monotonic()
+            if now - self._asked.get(request.channel, float("-inf")) < CHANGING_S:
+                self._changed_at = now
+            self._asked[request.channel] = now
             self._pending[request.channel] = replace(request, stamp=stamp)
             self._latest[request.channel] = stamp
             self._cond.notify()
@@ -223,7 +230,7 @@ class Renderer:
         except ModelError as e:
             self.device = torch.device("cpu")
             self._post(Result("error", 0, "device", message=f"{e}: rendering on the CPU"))
-        self.thumb_batch = self.thumb_batch or (8 if self.device.type != "cpu" else 2)
+        self.thumb_batch = self.thumb_batch or (8 if self.device.type != "cpu" else 4 if self.thumb_threads > 1 else 2)
         self.precision = fast.choose_precision(self.device, self.precision)
         while True:
             with self._cond:
@@ -265,14 +272,8 @@ class Renderer:
                 return  # another file was dropped meanwhile
             self.G, self.model_id, self.vectors = G, model.model_id, {}
         self._post(Result("model", request.stamp, "open", info=info, message="; ".join(model.warnings)))
-        sets, problems = [self._add(sefa(G), "SeFa")], []
-        for path in sorted((data_dir() / "directions").glob(f"{model.model_id}-*.npz")):
-            try:
-                found = load_directions(path)
-                check_model(found, model.model_id, path.name)
-                sets.append(self._add(found, NAMES[found.method]))
-            except ModelError as e:
-                problems.append(str(e))
+        found, problems = direction_cache.kept(model.model_id)
+        sets = [self._add(sefa(G), "SeFa")] + [self._add(d, NAMES[d.method]) for d in found]
         self._post(Result("directions", request.stamp, "open", sets=sets, message="; ".join(problems)))
 
     def _load(self, request: _Request) -> None:
@@ -281,7 +282,7 @@ class Renderer:
         if self._superseded_model(request):
             return
         self._post(Result("directions", request.stamp, "load", sets=[self._add(found, Path(request.path).name)],
-                          message=self._cache(found)))
+                          message=direction_cache.keep(self.model_id, found)))
 
     def _ganspace(self, request: _Request) -> None:
         G, samples = self.G, self.ganspace_samples
@@ -298,7 +299,7 @@ class Renderer:
             self._post(Result("ganspace", request.stamp, "ganspace", state="cancelled"))
             return
         self._post(Result("ganspace", request.stamp, "ganspace", progress=1.0, state="done",
-                          sets=[self._add(found, "GANSpace")], message=self._cache(found)))
+                          sets=[self._add(found, "GANSpace")], message=direction_cache.keep(self.model_id, found)))
 
     def _project(self, request: _Request) -> None:
         def stop() -> bool:  # quitting, cancelled, replaced by a newer image, or another model is on its way
@@ -314,16 +315,6 @@ class Renderer:
             waiting = self._take(INTERACTIVE)
         if waiting is not None:
             self._serve(waiting)
-
-    def _cache(self, found: Directions) -> str:
-        """Save a set where the next open finds it; a failure is only a warning: the set works until quit."""
-        path = directions_path(self.model_id, found)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_directions(path, found)
-        except OSError as e:
-            return f"could not keep the directions for next time ({e}): edits along them will not render then"
-        return ""
 
     def _add(self, found: Directions, name: str) -> DirectionSet:
         """Hold a set's vectors for rendering (rebinding: an export may be reading the old dict)."""
@@ -347,14 +338,19 @@ class Renderer:
         G = self.G
         if G is None or self._superseded_model(request):
             return
-        batch, rest = request.specs[:self.thumb_batch], request.specs[self.thumb_batch:]
+        threads, size = self._thumb_policy()
+        batch, rest = request.specs[:size], request.specs[size:]
         start = time.perf_counter()
         images = []
-        for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
-            group = [r for r in batch if r.noise_mode == noise_mode]
-            ws = torch.cat([spec_ws(G, r, self.device, self.vectors) for r in group])
-            frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision, spec_transforms(G, group)))
-            images += zip(group, shrink(frames, request.size), strict=True)
+        torch.set_num_threads(threads)
+        try:
+            for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
+                group = [r for r in batch if r.noise_mode == noise_mode]
+                ws = torch.cat([spec_ws(G, r, self.device, self.vectors) for r in group])
+                frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision, spec_transforms(G, group)))
+                images += zip(group, shrink(frames, request.size), strict=True)
+        finally:  # also when served between GANSpace batches or projection steps, which keep to `threads`
+            torch.set_num_threads(self._threads)
         self.images_rendered += len(batch)
         ms = (time.perf_counter() - start) * 1000 / max(len(batch), 1)
         order = {r: i for i, r in enumerate(batch)}
@@ -366,6 +362,13 @@ class Renderer:
         if current:
             self._post(Result("thumbs", request.stamp, request.channel, [r for r, _ in images],
                               [im for _, im in images], ms))
+
+    def _thumb_policy(self) -> tuple[int, int]:
+        """(torch threads, batch size) of the next thumbnail batch: while the user changes what they show, the
+        interactive ones, so a new request's first thumbnails come soon and the UI keeps a core."""
+        if time.monotonic() - self._changed_at < CHANGING_S:
+            return self._threads, min(2, self.thumb_batch) if self.device.type == "cpu" else self.thumb_batch
+        return self.thumb_threads, self.thumb_batch
 
     def _step_export(self) -> None:
         job = self._export

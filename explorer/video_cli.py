@@ -162,19 +162,18 @@ def sweep_keys(sweep: tuple[Path, int, float, float], base, layers: str | None, 
 
 def known_directions(G, model_id: str, keys: list) -> dict:
     """The vectors of every direction the keyframes' edits name: SeFa of this network, and the explorer's cache."""
-    from model.directions import edit_vectors, load_directions, sefa
+    from model.directions import edit_vectors, sefa
 
-    from .pins import data_dir
+    from . import direction_cache
 
     wanted = {edit.direction for key in keys for edit in key.edits}
     if not wanted:
         return {}
     found = edit_vectors(sefa(G)) if any(d.startswith("sefa-") for d in wanted) else {}
-    cache = data_dir() / "directions"
-    for path in sorted(cache.glob(f"{model_id}-*.npz")):
-        found.update(edit_vectors(load_directions(path)))
+    for kept in direction_cache.kept(model_id)[0]:
+        found.update(edit_vectors(kept))
     missing = sorted(wanted - set(found))
     if missing:
         raise BadInput(f"unknown direction '{missing[0]}' in the keyframes' edits: neither this network's SeFa nor "
-                       f"in the explorer's cache ({cache})")
+                       f"in the explorer's cache ({direction_cache.store()})")
     return found

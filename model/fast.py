@@ -110,7 +110,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     c = x.shape[1]
     b = None if bias is None else bias.to(x.dtype)
     if up == 1 and len(set(padding)) == 1 and padding[0] >= 0:
-        w = (f * gain).to(x.dtype).flip([0, 1]).expand(c, 1, *f.shape).contiguous()
+        w = derived(f, f"fir {gain} {x.dtype} {c}", lambda f: (f * gain).to(x.dtype).flip([0, 1]).expand(
+            c, 1, *f.shape).contiguous())
         if not _inplace(x):
             # Training. The backward of a strided depthwise conv runs 4-14x slower than filtering every pixel and
             # keeping every `down`-th (bf16, channels_last, benchmarks/train.py's demo64 shapes).
@@ -118,7 +119,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         return F.conv2d(x, w, b, stride=down, padding=padding[0], groups=c)
     if up == 2 and down == 1 and tuple(padding) == (2, 1, 2, 1) and f.shape[-1] == 4:
         # Zero insertion + pad (2, 1) + 4-tap conv == a stride-2 transposed conv cropped by 1 on each side.
-        w = (f * gain).to(x.dtype).expand(c, 1, *f.shape).contiguous()
+        w = derived(f, f"fir up {gain} {x.dtype} {c}", lambda f: (f * gain).to(x.dtype).expand(
+            c, 1, *f.shape).contiguous())
         return F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=c)
     raise ValueError(f"fast upfirdn2d: unsupported up {up}, down {down}, padding {padding}")
 

@@ -201,3 +201,56 @@ def test_a_network_with_non_finite_weights_opens_with_a_warning(renderer, tmp_pa
     renderer.open(path)
     [result] = results(lambda got: got)
     assert result.kind == "model" and "non-finite values" in result.message
+
+
+def count_threads(renderer):
+    """torch's thread count at each synthesis call, as the worker set it."""
+    seen, inner = [], renderer._synthesize
+
+    def counted(*args):
+        seen.append(torch.get_num_threads())
+        return inner(*args)
+
+    renderer._synthesize = counted
+    return seen
+
+
+@pytest.fixture
+def two_threads(net, tmp_path, monkeypatch):
+    """A worker with the two-thread thumbnail policy, which OMP_WAIT_POLICY=PASSIVE turns on by default."""
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "data"))
+    pygame.init()
+    pygame.event.clear()
+    r = Renderer("cpu", "exact", thumb_threads=2)
+    yield r
+    r.close()
+    pygame.quit()
+
+
+def test_an_image_waits_at_most_one_batch_of_two_thread_thumbnails(two_threads, net):
+    open_model(two_threads, net)
+    threads = count_threads(two_threads)
+    entered, release = gate(two_threads)
+    grid = two_threads.thumbs("grid", [LatentSpec(s) for s in range(10)], 8)
+    assert entered.wait(30)
+    image = two_threads.render(LatentSpec(99))
+    release.set()
+    got = results(lambda got: sum(len(r.specs) for r in got) >= 11)
+    assert [(r.kind, r.stamp, len(r.specs)) for r in got] == [
+        ("thumbs", grid, 4), ("image", image, 1), ("thumbs", grid, 4), ("thumbs", grid, 2)]
+    assert threads == [2, 1, 2, 2]  # the slider's render keeps to one thread
+    assert [s.seed for r in got if r.kind == "thumbs" for s in r.specs] == list(range(10))  # in display order
+
+
+def test_thumbnails_the_user_is_changing_go_back_to_one_thread_in_twos(two_threads, net, monkeypatch):
+    monkeypatch.setattr("explorer.renderer.CHANGING_S", 3600.0)  # however slow this machine is today
+    open_model(two_threads, net)
+    threads = count_threads(two_threads)
+    entered, release = gate(two_threads)
+    two_threads.thumbs("grid", [LatentSpec(s) for s in range(6)], 8)
+    assert entered.wait(30)
+    new = two_threads.thumbs("grid", [LatentSpec(s) for s in range(10, 16)], 8)  # e.g. the psi slider moved
+    release.set()
+    got = results(lambda got: sum(len(r.specs) for r in got) >= 6)
+    assert [(r.stamp, len(r.specs)) for r in got] == [(new, 2)] * 3
+    assert threads == [2, 1, 1, 1]  # the superseded request's batch had begun before the change
