@@ -53,6 +53,10 @@ MAX_GUI_STEP_S = 0.25  # the widgets' clock advances at most this much per updat
 # How long one thread may hold the GIL while another waits (Python's default is 5 ms): the render worker starts
 # and runs its Python between torch calls while this loop draws, instead of waiting for the loop to finish a frame.
 GIL_SWITCH_S = 0.0005
+# A frame that asks for a large image that renders this fast (the last one did) waits for it, up to this long,
+# before it updates and draws: the slider and the image then change together, and the UI's drawing (GIL-bound
+# Python) is not in the render's way. Slower renders show the moved widget at once.
+HOLD_S = 0.05
 
 
 def moves_widgets(event: pygame.event.Event) -> bool:
@@ -94,6 +98,8 @@ class App:
         self.save_dir = Path(save_dir or self.settings().get("save_dir") or default_save_dir())
         self._held: list[pygame.event.Event] = []
         self._updated = 0.0  # when the widgets were last updated
+        self._owed_update = self._owed_draw = False  # something new arrived during a hold
+        self._hold_until = 0.0
         self.relayout()
         if network is not None:
             self.sync.open(network)
@@ -120,7 +126,8 @@ class App:
         pygame_gui's update (hover checks over every widget, and what makes a changed widget's new look visible)
         runs after input or a result a panel or dialog shows, while a mouse button is held (a held slider arrow
         keeps scrolling) and every IDLE_REDRAW_S (toasts, tooltips, the cursor's blink). A rendered image or
-        thumbnail changes no widget: that frame is only redrawn. A frame with nothing new does neither.
+        thumbnail changes no widget: that frame is only redrawn. A frame with nothing new does neither, and
+        neither does a frame within HOLD_S of asking for a fast large image, until it arrives.
         """
         self.clock.tick()
         events, self._held = self._held + pygame.event.get(), []
@@ -132,14 +139,22 @@ class App:
             self.sync.reconcile()
         self.projection_view.sync(self.sync.projection, self.layout.main)
         now = time.perf_counter()
-        update = (any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed())
-                  or now - self._updated >= IDLE_REDRAW_S)
+        self._owed_update |= any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed())
+        self._owed_draw |= bool(events)
+        if self.sync.take_image_asked() and (self.sync.render_ms or 1e9) <= HOLD_S * 1000:
+            self._hold_until = now + HOLD_S
+        arrived = any(e.type == RENDER_EVENT and e.result.kind == "image" for e in events)
+        if now < self._hold_until and not arrived:
+            return self.running
+        self._hold_until = 0.0
+        update = self._owed_update or now - self._updated >= IDLE_REDRAW_S
         if update:
             self.manager.update(min(now - self._updated, MAX_GUI_STEP_S))
             self._updated = now
-        if update or events:
+        if update or self._owed_draw:
             self.draw()
             pygame.display.flip()
+        self._owed_update = self._owed_draw = False
         return self.running
 
     def _idle(self, deadline: float) -> None:

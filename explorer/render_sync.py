@@ -42,6 +42,7 @@ class RenderSync:
         self.loading: str | None = None  # the name of the file on its way
         self.open_stamp = self.model_stamp = 0
         self.requested: dict[str, object] = {}  # per channel: the spec or set of specs last asked for
+        self.image_asked = False  # a large image was asked for since the App last looked (take_image_asked)
         self.render_ms: float | None = None
         self.save_pending: LatentSpec | None = None  # S pressed before that image was rendered
         self.saved_pins: tuple = ()
@@ -76,6 +77,7 @@ class RenderSync:
             if self.requested.get("image") != want:
                 app.renderer.render(want)
                 self.requested["image"] = want
+                self.image_asked = True
         size = max(app.grid.tile, THUMB)
         if s.mode == "grid":
             self.request_thumbs("grid", [s.spec(seed) for seed in s.page_seeds()], size)
@@ -86,6 +88,10 @@ class RenderSync:
                 save_pins(s.model.model_id, s.pins)
             except OSError as e:
                 app.dialogs.error("Could not save the pins", f"{e.strerror or e}: {e.filename}")
+
+    def take_image_asked(self) -> bool:
+        asked, self.image_asked = self.image_asked, False
+        return asked
 
     def request_thumbs(self, channel: str, specs: list[LatentSpec], size: int) -> None:
         """Ask only for missing thumbnails, and only if they are not already on their way."""
