@@ -11,7 +11,10 @@ keyword) use these mathematically equal rewrites instead, which round differentl
   weight, demodulate the output), which keeps channels_last and runs 4-5x faster than a grouped conv on the CPU.
   Demodulation coefficients come from an [N, I] x [I, O] product instead of an [N, O, I, k, k] tensor.
 - FIR resampling without zero insertion or padding copies: a depthwise conv with padding and stride; the 2x
-  image upsampling is a depthwise transposed conv.
+  image upsampling is a depthwise transposed conv. In training, fixed filters are a linear autograd Function
+  (cheap double backward) and strided ones filter every pixel, then slice (a strided depthwise backward is slow).
+- At inference the 2x-up 3x3 conv runs as four plain convs, one per output phase (a transposed conv is 2-3x
+  slower on the CPU), and shared weights are packed for oneDNN once per input shape (`conv2d`).
 - Bias, gain and clamp are folded so a layer makes 2-4 elementwise passes instead of 5-6, in place when no
   gradient needs the inputs. Weight layouts, casts and sums of squares are cached per weight for inference.
   Everything stays differentiable and works under torch.autocast (for the trainer).
