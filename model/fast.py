@@ -67,15 +67,16 @@ def _inplace(x: torch.Tensor) -> bool:
 _DERIVED: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
-def derived(weight: torch.Tensor, key: str, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """make(weight), reused while the weight is unchanged and no gradient flows to it (inference).
+def derived(weight: torch.Tensor, key: str, make: Callable[[torch.Tensor], object], also: tuple = ()) -> object:
+    """make(weight), reused while the weight is unchanged and no gradient flows to it (inference); `also` is part of
+    the stamp (a change remakes the one entry of `key`).
 
     Layout conversions, casts and sums of squares of a weight cost as much as a batch-1 layer at low resolution.
     """
     if (torch.is_grad_enabled() and weight.requires_grad) or weight.is_inference():  # no version counter
         return make(weight)
     entries = _DERIVED.setdefault(weight, {})
-    stamp = (weight._version, weight.data_ptr(), weight.device)
+    stamp = (weight._version, weight.data_ptr(), weight.device, *also)
     if key not in entries or entries[key][0] != stamp:
         entries[key] = (stamp, make(weight))
     return entries[key][1]
@@ -136,10 +137,18 @@ def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return upfirdn2d(x, f, down=2, padding=(1, 1, 1, 1))
 
 
+@functools.cache
+def _onednn() -> bool:
+    """Whether this torch has oneDNN's prepacked-weight convolution (x86 and ARM CPU builds do)."""
+    try:
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._convolution_pointwise is not None
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _packable(x: torch.Tensor, owner: torch.Tensor | None) -> bool:
     return (owner is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-            and not (torch.is_grad_enabled() and (x.requires_grad or owner.requires_grad))
-            and hasattr(torch.ops.mkldnn, "_convolution_pointwise") and torch.backends.mkldnn.is_available())
+            and not (torch.is_grad_enabled() and (x.requires_grad or owner.requires_grad)) and _onednn())
 
 
 def conv2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, padding: tuple[int, int],
@@ -147,13 +156,13 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, padding:
     """F.conv2d(x, w, bias, padding=padding); `w` derived from the parameter `owner` (named by `tag`) may be packed.
 
     oneDNN reorders a weight into its blocked layout on every call; for a shared weight on the CPU at inference
-    that layout is made once per input shape and kept (`derived`): below 32² the reorder cost more than the conv.
+    that layout is made once and kept until the input's shape changes (one copy per weight, so memory stays at one
+    bf16 copy of the net): below 32² the reorder cost more than the conv itself.
     """
     if not _packable(x, owner):
         return F.conv2d(x, w, bias, padding=padding)
-    key = f"packed {tag} {w.dtype} {tuple(x.shape)} {padding}"
-    packed = derived(owner, key, lambda _: torch.ops.mkldnn._reorder_convolution_weight(
-        w, list(padding), [1, 1], [1, 1], 1, list(x.shape)))
+    packed = derived(owner, f"packed {tag} {w.dtype} {padding}", lambda _: torch.ops.mkldnn._reorder_convolution_weight(
+        w, list(padding), [1, 1], [1, 1], 1, list(x.shape)), also=tuple(x.shape))
     return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, list(padding), [1, 1], [1, 1], 1, "none", [], "")
 
 

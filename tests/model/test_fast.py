@@ -176,6 +176,13 @@ def test_packed_shared_weights_match_and_follow_weight_changes(k, up):
         assert torch.allclose(out, ref, atol=1e-5), step
         with torch.no_grad():
             owner.mul_(-2)  # the next round must not reuse the packed copy of the old values
+    x2 = torch.cat([x, x]).contiguous(memory_format=torch.channels_last)  # another shape replaces, not adds, a copy
+    with torch.inference_mode():
+        out = fast.conv2d_resample(x2, owner.data.contiguous(memory_format=torch.channels_last), fir_filter(), up=up,
+                                   owner=owner)
+    assert torch.allclose(out, conv2d_resample(x2.contiguous(), owner.data, fir_filter(), up=up), atol=1e-5)
+    packed = [key for key in fast._DERIVED[owner] if key.startswith("packed")]
+    assert len(packed) == (4 if up == 2 else 1)  # one per phase kernel, whatever shapes came before
 
 
 # ---------------------------------------------------------------------------------------------------------
