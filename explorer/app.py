@@ -141,7 +141,7 @@ class App:
         now = time.perf_counter()
         self._owed_update |= any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed())
         self._owed_draw |= bool(events)
-        if self.sync.take_image_asked() and (self.sync.render_ms or 1e9) <= HOLD_S * 1000:
+        if self.sync.take_image_asked() and (self.sync.image_ms or 1e9) <= HOLD_S * 1000:
             self._hold_until = now + HOLD_S
         arrived = any(e.type == RENDER_EVENT and e.result.kind == "image" for e in events)
         if now < self._hold_until and not arrived:

@@ -43,7 +43,8 @@ class RenderSync:
         self.open_stamp = self.model_stamp = 0
         self.requested: dict[str, object] = {}  # per channel: the spec or set of specs last asked for
         self.image_asked = False  # a large image was asked for since the App last looked (take_image_asked)
-        self.render_ms: float | None = None
+        self.render_ms: float | None = None  # per image, of the last image or thumbnail batch (status bar)
+        self.image_ms: float | None = None  # of the last large image (a batch-1 render, slower per image)
         self.save_pending: LatentSpec | None = None  # S pressed before that image was rendered
         self.saved_pins: tuple = ()
         self.export_status = ""
@@ -130,7 +131,7 @@ class RenderSync:
         elif result.kind == "projection":
             self.on_projection(result)
         elif result.kind == "image":
-            self.render_ms = result.ms
+            self.render_ms = self.image_ms = result.ms
             if result.stamp > app.large.stamp:
                 app.large.set_image(result.images[0], result.specs[0], result.stamp)
             if self.save_pending == result.specs[0]:

@@ -104,7 +104,7 @@ def test_a_new_image_and_the_slider_value_reach_the_window(app, counts):
     psi = app.panel.psi
     psi.set_current_value(0.3, warn=False)
     post(pygame_gui.UI_HORIZONTAL_SLIDER_MOVED, ui_element=psi, value=0.3)
-    app.sync.render_ms = 1000.0  # a slow model: the moved slider shows at once, while the image renders
+    app.sync.image_ms = 1000.0  # a slow model: the moved slider shows at once, while the image renders
     app.step()
     assert app.large.spec == LatentSpec(0) and not np.array_equal(pixels(app, label.rect), label_before)
     assert app.pump_until(lambda: app.large.spec == LatentSpec(0, psi=0.3))
@@ -117,7 +117,7 @@ def test_a_new_image_and_the_slider_value_reach_the_window(app, counts):
 def test_a_fast_image_is_waited_for_and_drawn_with_the_moved_slider(app, counts, monkeypatch):
     """Renders faster than HOLD_S: the frame that asks draws nothing until the image is here, then both at once."""
     monkeypatch.setattr(explorer.app, "HOLD_S", 60.0)  # however slow this machine is, the hold outlasts the render
-    app.sync.render_ms = 1.0
+    app.sync.image_ms = 1.0
     label = app.panel.labels["psi"]
     label_before = pixels(app, label.rect)
     psi = app.panel.psi
