@@ -50,6 +50,7 @@ from .views.thumbs import Thumbs  # noqa: E402
 FPS = 60
 IDLE_REDRAW_S = 0.1  # with nothing new the widgets are updated and redrawn at 10 fps (toasts, tooltips, blink)
 MAX_GUI_STEP_S = 0.25  # the widgets' clock advances at most this much per update, so a stall does not jump it
+WHEEL_GLIDE_S = 0.25  # after a wheel turn a scrolled panel glides for ~0.1 s: the widgets update every frame
 # How long one thread may hold the GIL while another waits (Python's default is 5 ms): the render worker starts
 # and runs its Python between torch calls while this loop draws, instead of waiting for the loop to finish a frame.
 GIL_SWITCH_S = 0.0005
@@ -100,6 +101,7 @@ class App:
         self._updated = 0.0  # when the widgets were last updated
         self._owed_update = self._owed_draw = False  # something new arrived during a hold
         self._hold_until = 0.0
+        self._glide_until = 0.0
         self.relayout()
         if network is not None:
             self.sync.open(network)
@@ -125,9 +127,10 @@ class App:
 
         pygame_gui's update (hover checks over every widget, and what makes a changed widget's new look visible)
         runs after input or a result a panel or dialog shows, while a mouse button is held (a held slider arrow
-        keeps scrolling) and every IDLE_REDRAW_S (toasts, tooltips, the cursor's blink). A rendered image or
-        thumbnail changes no widget: that frame is only redrawn. A frame with nothing new does neither, and
-        neither does a frame within HOLD_S of asking for a fast large image, until it arrives.
+        keeps scrolling), for WHEEL_GLIDE_S after a wheel turn, and every IDLE_REDRAW_S (toasts, tooltips, the
+        cursor's blink). A rendered image or thumbnail changes no widget: that frame is only redrawn. A frame with
+        nothing new does neither, and neither does a frame within HOLD_S of asking for a fast large image, until it
+        arrives.
         """
         self.clock.tick()
         events, self._held = self._held + pygame.event.get(), []
@@ -139,7 +142,10 @@ class App:
             self.sync.reconcile()
         self.projection_view.sync(self.sync.projection, self.layout.main)
         now = time.perf_counter()
-        self._owed_update |= any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed())
+        if any(e.type == pygame.MOUSEWHEEL for e in events):
+            self._glide_until = now + WHEEL_GLIDE_S
+        gliding = now < self._glide_until
+        self._owed_update |= any(map(moves_widgets, events)) or any(pygame.mouse.get_pressed()) or gliding
         self._owed_draw |= bool(events)
         if self.sync.take_image_asked() and (self.sync.image_ms or 1e9) <= HOLD_S * 1000:
             self._hold_until = now + HOLD_S

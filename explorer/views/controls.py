@@ -17,6 +17,7 @@ from pygame_gui.elements import (
     UIHorizontalSlider,
     UILabel,
     UIPanel,
+    UIScrollingContainer,
     UITextEntryLine,
 )
 
@@ -52,13 +53,17 @@ from .draw import elide_left, elide_middle, font, home_relative
 
 PAD = 16
 ROW = 26
+SCROLL_BAR = 20  # pygame_gui's scroll bar width: the rows leave it free, so showing it moves nothing
 
 
 class ControlsPanel:
     def __init__(self, manager: pygame_gui.UIManager, rect: Rect, state: Explorer, save_dir: str):
         self.manager = manager
         self.panel = UIPanel(Rect(rect), starting_height=1, manager=manager, object_id="#controls")
-        self.width = rect.width - 2 * PAD
+        # The rows outgrow a short window (at the minimum size, any net): they scroll, by wheel or bar.
+        inner = Rect((0, 0), self.panel.get_container().get_rect().size)
+        self.box = UIScrollingContainer(inner, manager, container=self.panel, allow_scroll_x=False)
+        self.width = inner.width - PAD - max(PAD, SCROLL_BAR + 4)
         self.y = 12
         self.labels: dict[str, UILabel] = {}
         self.values: dict[str, str] = {}
@@ -87,7 +92,7 @@ class ControlsPanel:
             self.y += 22 + 6
             self.rotate = self._labelled_slider("rot", c.rotate, ROTATE_RANGE, 1)
         else:
-            UILabel(Rect(PAD, self.y, 90, ROW), "Noise", manager, container=self.panel, object_id="#name")
+            UILabel(Rect(PAD, self.y, 90, ROW), "Noise", manager, container=self.box, object_id="#name")
             self.noise_rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
             self.y += ROW + 6
         self.klass = None
@@ -97,10 +102,10 @@ class ControlsPanel:
                 self.klass = self._slider(c.class_idx or 0, (0, info.c_dim - 1), 1)
 
         self._heading("Style mixing")
-        UILabel(Rect(PAD, self.y, 70, ROW), "Source", manager, container=self.panel, object_id="#name")
+        UILabel(Rect(PAD, self.y, 70, ROW), "Source", manager, container=self.box, object_id="#name")
         self.mix_rect = Rect(PAD + 70, self.y, 118, ROW)
         self.mix_source, self.mix_key = None, None
-        self.mix_seed = UITextEntryLine(Rect(PAD + self.width - 76, self.y, 76, ROW), manager, container=self.panel,
+        self.mix_seed = UITextEntryLine(Rect(PAD + self.width - 76, self.y, 76, ROW), manager, container=self.box,
                                         placeholder_text="seed")
         self.mix_seed.set_allowed_characters("numbers")
         if c.mix_seed is not None:
@@ -115,8 +120,8 @@ class ControlsPanel:
         width = (self.width - 8 * (len(info.bands) - 1)) // max(len(info.bands), 1)
         for i, band in enumerate(info.bands):
             x = PAD + i * (width + 8)
-            UILabel(Rect(x, self.y, width, 18), band.name, manager, container=self.panel, object_id="#small")
-            button = UIButton(Rect(x, self.y + 18, width, ROW), band.label, manager, container=self.panel,
+            UILabel(Rect(x, self.y, width, 18), band.name, manager, container=self.box, object_id="#small")
+            button = UIButton(Rect(x, self.y + 18, width, ROW), band.label, manager, container=self.box,
                               tool_tip_text=f"Take the {band.name} layers, w {band.first}–{band.last}, "
                                             "from the source")
             self.bands[button] = MixBand(band.name)
@@ -131,53 +136,54 @@ class ControlsPanel:
         self.project = self._button("Project an image…", PAD, self.width, self.y,
                                     "Find the latent of an image file: it becomes a pin (or drop the file here)")
         self.y += ROW + 8
-        UILabel(Rect(PAD, self.y, 120, ROW), "Saves go to", manager, container=self.panel, object_id="#name")
+        UILabel(Rect(PAD, self.y, 120, ROW), "Saves go to", manager, container=self.box, object_id="#name")
         self.save_dir_button = self._button("Change…", PAD + self.width - 78, 78, self.y, "Choose the save folder")
         self.y += ROW
-        self.save_dir_label = UILabel(Rect(PAD, self.y, self.width, 20), "", manager, container=self.panel,
+        self.save_dir_label = UILabel(Rect(PAD, self.y, self.width, 20), "", manager, container=self.box,
                                       object_id="#path")
         self.y += 24
 
         self._heading("Model")
         self.model_name = UILabel(Rect(PAD, self.y, self.width - 100, ROW),
                                   elide_middle(info.name, self.width - 104, font(14)), manager,
-                                  container=self.panel, object_id="#name")
+                                  container=self.box, object_id="#name")
         self.model_name.set_tooltip(info.name)
         UILabel(Rect(PAD + self.width - 100, self.y, 100, ROW), f"id {info.model_id[:8]}", manager,
-                container=self.panel, object_id="#path_right")
+                container=self.box, object_id="#path_right")
         self.y += ROW - 4
         kind = f"{info.c_dim} classes" if info.c_dim else "unconditional"
         details = f"{info.resolution}×{info.resolution}  ·  {info.num_ws} w vectors  ·  {kind}"
-        UILabel(Rect(PAD, self.y, self.width, 20), details, manager, container=self.panel, object_id="#path")
+        UILabel(Rect(PAD, self.y, self.width, 20), details, manager, container=self.box, object_id="#path")
         self.y += 28
         half = (self.width - 8) // 2
         self.open = self._button("Open network…  O", PAD, half, self.y, "Open a network file (O), or drop one")
         self.help = self._button("Help  F1", PAD + half + 8, half, self.y, "Keys and mouse (F1)")
-        self.y += ROW
+        self.y += ROW + 4
+        self.box.set_scrollable_area_dimensions((self.box.get_relative_rect().width, self.y))
         self.sync(state, save_dir)
 
     # -- building ----------------------------------------------------------------------------------
 
     def _heading(self, title: str) -> None:
         self.y += 4
-        UILabel(Rect(PAD, self.y, self.width, 20), title.upper(), self.manager, container=self.panel,
+        UILabel(Rect(PAD, self.y, self.width, 20), title.upper(), self.manager, container=self.box,
                 object_id="#heading")
         self.y += 22
 
     def _value_row(self, key: str, name: str, big: bool = False) -> None:
         if name:
-            UILabel(Rect(PAD, self.y, self.width - 110, ROW), name, self.manager, container=self.panel,
+            UILabel(Rect(PAD, self.y, self.width - 110, ROW), name, self.manager, container=self.box,
                     object_id="#name")
             rect = Rect(PAD + self.width - 150, self.y, 150, ROW)
         else:
             rect = Rect(PAD, self.y, self.width - 154, ROW + 4)
-        self.labels[key] = UILabel(rect, "", self.manager, container=self.panel,
+        self.labels[key] = UILabel(rect, "", self.manager, container=self.box,
                                    object_id="#big_value" if big else "#value")
         self.y += ROW + (4 if big else 0)
 
     def _slider(self, value, value_range, step) -> UIHorizontalSlider:
         slider = UIHorizontalSlider(Rect(PAD, self.y, self.width, 22), value, value_range, self.manager,
-                                    container=self.panel, click_increment=step)
+                                    container=self.box, click_increment=step)
         self.y += 22 + 8
         return slider
 
@@ -189,20 +195,21 @@ class ControlsPanel:
     def _slider_at(self, name: str, value, value_range, step, x: int, width: int) -> UIHorizontalSlider:
         """A small name and a slider in one row of `width` at x (the row's y is the caller's to advance)."""
         label = 40 if width == self.width else 16
-        UILabel(Rect(x, self.y, label, 22), name, self.manager, container=self.panel, object_id="#small")
+        UILabel(Rect(x, self.y, label, 22), name, self.manager, container=self.box, object_id="#small")
         return UIHorizontalSlider(Rect(x + label + 4, self.y, width - label - 4, 22), value, value_range,
-                                  self.manager, container=self.panel, click_increment=step)
+                                  self.manager, container=self.box, click_increment=step)
 
     def _button(self, label: str, x: int, w: int, y: int, tip: str) -> UIButton:
-        return UIButton(Rect(x, y, w, ROW), label, self.manager, container=self.panel, tool_tip_text=tip)
+        return UIButton(Rect(x, y, w, ROW), label, self.manager, container=self.box, tool_tip_text=tip)
 
     def kill(self) -> None:
         self.panel.kill()
 
     def move(self, rect: Rect) -> None:
-        """Follow a window resize without rebuilding (the panel's height only changes its background)."""
+        """Follow a window resize without rebuilding (the height only changes the background and how far it scrolls)."""
         self.panel.set_position(rect.topleft)
         self.panel.set_dimensions(rect.size)
+        self.box.set_dimensions(self.panel.get_container().get_rect().size)
 
     # -- state -> widgets --------------------------------------------------------------------------
 
@@ -212,7 +219,7 @@ class ControlsPanel:
             if self.noise is not None:
                 self.noise.kill()
             self.noise = UIDropDownMenu(list(NOISE_MODES), c.noise_mode, self.noise_rect, self.manager,
-                                        container=self.panel)
+                                        container=self.box)
             self.noise_key = c.noise_mode
         pin = state.pins.index(c.mix_pin) if c.mix_pin in state.pins else None
         key = (c.mix_source is None, pin, tuple(p.name for p in state.pins))
@@ -222,7 +229,7 @@ class ControlsPanel:
             options = [("none", "none"), ("seed", "seed")] + [(f"pin: {p.name}", f"pin:{i}")
                                                               for i, p in enumerate(state.pins)]
             start = options[0] if c.mix_source is None else options[1] if pin is None else options[2 + pin]
-            self.mix_source = UIDropDownMenu(options, start, self.mix_rect, self.manager, container=self.panel,
+            self.mix_source = UIDropDownMenu(options, start, self.mix_rect, self.manager, container=self.box,
                                              expansion_height_limit=220)
             self.mix_key = key
 

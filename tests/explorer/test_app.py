@@ -317,7 +317,7 @@ def test_a_long_model_name_is_elided_to_fit_its_label(nets, make_app, folder):
         app = make_app(long)
     assert not [w for w in caught if "too small" in str(w.message)]
     shown = app.panel.model_name.text
-    assert shown.startswith("network-snap") and shown.endswith("-final") and "…" in shown
+    assert shown.startswith("network-sn") and shown.endswith("-final") and "…" in shown
 
 
 def test_the_wheel_scrolls_one_row_per_notch(nets, make_app):
