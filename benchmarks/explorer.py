@@ -40,7 +40,7 @@ from model.io import save_networks  # noqa: E402
 from model.networks import Generator  # noqa: E402
 from model.render import spec_ws, synthesize  # noqa: E402
 from model.spec import LatentSpec  # noqa: E402
-from model.video import latent_path, path_ws  # noqa: E402
+from model.video import latent_path, path_frames  # noqa: E402
 
 
 def make_generator(res: int) -> Generator:
@@ -153,14 +153,14 @@ def medians(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
 def paired_export(G, settings: ExportSettings, batch: int) -> tuple[float, float, float]:
     """(G-only s, export s, export's own render s): the rest of the export time is the exporter's overhead."""
     s = settings
-    ws = path_ws(G, latent_path(G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop), 0,
-                 s.frame_count)
+    ws, _ = path_frames(G, latent_path(G, s.keyframes, s.interpolation, s.frames_per_transition, s.easing, s.loop),
+                        0, s.frame_count)
     render_time = [0.0]
     plain = export.synthesize
 
-    def timed_render(g, batch_ws, noise_mode, precision):
+    def timed_render(g, batch_ws, noise_mode, precision, transform=None):
         start = time.perf_counter()
-        frames = plain(g, batch_ws, noise_mode, precision)
+        frames = plain(g, batch_ws, noise_mode, precision, transform)
         render_time[0] += time.perf_counter() - start
         return frames
 

@@ -26,7 +26,7 @@ from model.errors import ModelError
 from model.io.atomic import hold, remove_stale_temps
 from model.render import synthesize
 from model.spec import NOISE_MODES, PRECISIONS, LatentSpec, is_int
-from model.video import INTERPOLATIONS, LatentPath, latent_path, path_ws, upscale
+from model.video import INTERPOLATIONS, LatentPath, latent_path, path_frames, upscale
 
 FORMATS = ("mp4", "gif")
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds and players stretch delays under 2 cs
@@ -319,8 +319,8 @@ class Exporter:
             self._start()
         if self.rendered < self.total:
             count = min(self.batch, self.total - self.rendered)
-            ws = path_ws(self.G, self._path, self.rendered, self.rendered + count)
-            frames = synthesize(self.G, ws, self.settings.noise_mode, self.settings.precision)
+            ws, transform = path_frames(self.G, self._path, self.rendered, self.rendered + count)
+            frames = synthesize(self.G, ws, self.settings.noise_mode, self.settings.precision, transform)
             self.largest_batch = max(self.largest_batch, len(frames))
             if frames.shape[3] == 1:
                 frames = np.repeat(frames, 3, axis=3)

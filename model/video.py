@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from . import latents
 from .errors import ModelError
-from .render import spec_ws
+from .render import input_transform, spec_transforms, spec_ws
 from .spec import LatentSpec
 
 INTERPOLATIONS = {"w-lerp": "lerp", "w-cubic": "cubic", "z-slerp": "slerp"}
@@ -89,16 +89,19 @@ def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transi
 
     w-lerp / w-cubic move through each keyframe's final w (`spec_ws`: mixed, truncated, edited). z-slerp moves
     z along great circles (and a mix source's z alike), the label, the per-index truncation psi and the mix mask
-    linearly; frames are mapped afterwards by `path_ws`. Keyframe frames are exact either way. Every key is
+    linearly; frames are mapped afterwards by `path_frames`. Keyframe frames are exact either way. Every key is
     computed once here and dropped, so a bad keyframe fails before the first frame.
+
+    Where a keyframe translates or rotates StyleGAN3's input, the translation and the angle move too (cubic with
+    w-cubic, else linearly), each turn the short way round (170° to -170° passes 180°, not 0°); keyframes that do
+    not move it stand at the identity, the stored transform of every trained net.
     """
     method = INTERPOLATIONS[interpolation]
-    common = dict(num_keys=len(keys), frames_per_transition=frames_per_transition, easing=easing, loop=loop)
     if method != "slerp":
-        def w_values(i: int) -> dict[str, np.ndarray]:
+        def key_values(i: int) -> dict[str, np.ndarray]:
             return {"w": spec_ws(G, keys[i], directions=directions)[0].cpu().numpy().copy()}  # see _path_at
 
-        path = LatentPath(w_values, {"w": method}, **common)
+        methods = {"w": method}
     else:
         for i, key in enumerate(keys, 1):
             if key.seed is None or (key.mix is not None and key.mix.seed is None) or key.edits:
@@ -106,7 +109,7 @@ def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transi
                                  "(use w-lerp or w-cubic)")
         mixing = any(key.mix is not None for key in keys)
 
-        def z_values(i: int) -> dict[str, np.ndarray]:
+        def key_values(i: int) -> dict[str, np.ndarray]:
             key = keys[i]
             psi = np.ones(G.num_ws)
             psi[:key.cutoff] = key.psi
@@ -121,17 +124,37 @@ def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transi
         methods = {"z": "slerp", "c": "lerp", "psi": "lerp"}
         if mixing:
             methods.update(mix="lerp", z_mix="slerp")
-        path = LatentPath(z_values, methods, **common)
+    if spec_transforms(G, keys) is not None:  # a StyleGAN2 net refuses a moved input here, before any frame
+        key_values = _with_input(key_values, keys)
+        moves = "cubic" if method == "cubic" else "lerp"
+        methods.update(translate=moves, rotate=moves)
+    path = LatentPath(key_values, methods, len(keys), frames_per_transition, easing, loop)
     for i in range(len(keys)):
         path.key_values(i)
     return path
 
 
+def _with_input(key_values: Callable[[int], dict[str, np.ndarray]],
+                keys: list[LatentSpec]) -> Callable[[int], dict[str, np.ndarray]]:
+    """key_values plus each key's input translation and angle, unwrapped so each step turns the short way round."""
+    angles = np.degrees(np.unwrap(np.radians([key.rotate for key in keys])))
+    return lambda i: {**key_values(i), "translate": np.array(keys[i].translate), "rotate": angles[i:i + 1]}
+
+
 @torch.inference_mode()
-def path_ws(G, path: LatentPath, start: int, stop: int) -> torch.Tensor:
-    """ws [stop-start, num_ws, w_dim] on G's device for frames start..stop-1 of the path."""
+def path_frames(G, path: LatentPath, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Frames start..stop-1 of the path: ws [count, num_ws, w_dim] on G's device, and StyleGAN3's input transforms
+    [count, 3, 3] where the keyframes move the input (else None)."""
     device = next(G.parameters()).device
-    at = {name: torch.from_numpy(value).to(device) for name, value in path.at(start, stop).items()}
+    at = path.at(start, stop)
+    transform = None
+    if "rotate" in at:
+        transform = torch.stack([input_transform(tuple(t), float(r[0])) for t, r in zip(at.pop("translate"),
+                                                                                       at.pop("rotate"), strict=True)])
+    return _frame_ws(G, {name: torch.from_numpy(value).to(device) for name, value in at.items()}), transform
+
+
+def _frame_ws(G, at: dict[str, torch.Tensor]) -> torch.Tensor:
     if "w" in at:
         return at["w"]
     c = at["c"].float()

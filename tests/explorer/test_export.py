@@ -21,7 +21,7 @@ from explorer.state import Pin
 from model.errors import ModelError
 from model.io import load, save_networks
 from model.networks import Generator
-from model.render import render_seed, spec_ws, synthesize
+from model.render import render_seed, spec_transforms, spec_ws, synthesize
 from model.spec import Edit, LatentSpec, Mix, W
 from tests.model.conformance import G_KWARGS, fill_weights, make_g
 
@@ -173,11 +173,11 @@ def test_cancel_before_start_and_while_finishing_a_gif(G, tmp_path):
 def test_cancel_from_another_thread_during_a_step(G, tmp_path, monkeypatch):
     exporter = None
 
-    def render(g, ws, noise_mode, precision):
+    def render(g, ws, noise_mode, precision, transform=None):
         thread = threading.Thread(target=exporter.cancel)  # the UI thread, while the worker is rendering
         thread.start()
         thread.join()
-        return synthesize(g, ws, noise_mode, precision)
+        return synthesize(g, ws, noise_mode, precision, transform)
 
     monkeypatch.setattr(export, "synthesize", render)
     exporter = Exporter(G, seeds_settings(tmp_path / "v.mp4"))
@@ -199,11 +199,11 @@ def test_unwritable_folder_is_a_one_line_error(G, tmp_path):
 def test_failure_mid_export_removes_the_temp_file(G, tmp_path, monkeypatch, fmt):
     calls = []
 
-    def render(g, ws, noise_mode, precision):
+    def render(g, ws, noise_mode, precision, transform=None):
         calls.append(len(ws))
         if len(calls) == 2:
             raise RuntimeError("out of memory\nlong details")
-        return synthesize(g, ws, noise_mode, precision)
+        return synthesize(g, ws, noise_mode, precision, transform)
 
     monkeypatch.setattr(export, "synthesize", render)
     with pytest.raises(ExportError, match="^export failed: out of memory$"):
@@ -255,8 +255,8 @@ def test_frames_stream_out_one_chunk_at_a_time(G, tmp_path, monkeypatch, fmt):
     """The exporter keeps no rendered batch past the step that made it, so memory cannot grow with length."""
     batches = []
 
-    def render(g, ws, noise_mode, precision):
-        frames = synthesize(g, ws, noise_mode, precision)
+    def render(g, ws, noise_mode, precision, transform=None):
+        frames = synthesize(g, ws, noise_mode, precision, transform)
         batches.append((len(frames), weakref.ref(frames)))
         return frames
 
@@ -419,11 +419,28 @@ def test_cli_bad_input_exits_2_with_one_line(net, tmp_path, monkeypatch, args, m
 def test_frames_render_at_the_chosen_precision(G, tmp_path, monkeypatch):
     seen = []
 
-    def render(g, ws, noise_mode, precision):
+    def render(g, ws, noise_mode, precision, transform=None):
         seen.append(precision)
-        return synthesize(g, ws, noise_mode, precision)
+        return synthesize(g, ws, noise_mode, precision, transform)
 
     monkeypatch.setattr(export, "synthesize", render)
     Exporter(G, seeds_settings(tmp_path / "v.mp4", precision="bf16")).run()
     assert seen and set(seen) == {"bf16"}
     assert ExportSettings([LatentSpec(1), LatentSpec(2)], "v.mp4").precision == "auto"
+
+
+def test_stylegan3_keyframes_moved_input_reaches_the_frames(tmp_path, monkeypatch):
+    from tests.model.sg3_fixture import make_t
+    T, seen = make_t(), []
+
+    def render(g, ws, noise_mode, precision, transform=None):
+        seen.append(transform)
+        return synthesize(g, ws, noise_mode, precision, transform)
+
+    monkeypatch.setattr(export, "synthesize", render)
+    keys = [LatentSpec(1, rotate=40.0), LatentSpec(2, translate=(0.2, 0.0), rotate=-40.0)]
+    Exporter(T, ExportSettings(keys, str(tmp_path / "t.mp4"), frames_per_transition=4), batch=2).run()
+    transforms = torch.cat(seen)
+    assert len(transforms) == 5
+    assert torch.equal(transforms[0], spec_transforms(T, keys[:1])[0])
+    assert torch.equal(transforms[4], spec_transforms(T, keys[1:])[0])

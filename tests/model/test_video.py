@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from model import latents
-from model.render import spec_ws
+from model.errors import ModelError
+from model.render import input_transform, render_spec, spec_ws, synthesize
 from model.spec import LatentSpec, Mix, W
-from model.video import CUBIC_MARGIN, latent_path, path_ws, upscale
+from model.video import CUBIC_MARGIN, latent_path, path_frames, upscale
 from tests.model.conformance import make_g
 
 
@@ -32,7 +33,8 @@ def test_path_passes_through_every_keyframe(G, interpolation, loop):
     keys = [LatentSpec(1, psi=0.7), LatentSpec(5, psi=0.5, cutoff=3, mix=Mix(2, 0, 1)), LatentSpec(9, mix=Mix(4, 5, 5))]
     path = latent_path(G, keys, interpolation, 5, loop=loop)
     assert path.count == latents.frame_count(3, 5, loop) == (15 if loop else 11)
-    ws = path_ws(G, path, 0, path.count)
+    ws, transform = path_frames(G, path, 0, path.count)
+    assert transform is None  # no keyframe moves the input
     assert ws.shape == (path.count, G.num_ws, G.w_dim)
     for i, key in enumerate(keys):
         expected = spec_ws(G, key)[0]
@@ -41,7 +43,7 @@ def test_path_passes_through_every_keyframe(G, interpolation, loop):
         else:
             assert torch.equal(ws[5 * i], expected)
     assert not torch.equal(ws[1], ws[0]) and not torch.equal(ws[1], ws[5])
-    chunked = torch.cat([path_ws(G, path, a, min(a + 4, path.count)) for a in range(0, path.count, 4)])
+    chunked = torch.cat([path_frames(G, path, a, min(a + 4, path.count))[0] for a in range(0, path.count, 4)])
     torch.testing.assert_close(chunked, ws, rtol=1e-5, atol=1e-5)
 
 
@@ -79,3 +81,37 @@ def test_upscale_is_bicubic_and_identity_at_scale_1():
     assert big.shape == (2, 16, 16, 3) and big.dtype == np.uint8
     flat = np.full([1, 4, 4, 3], 77, np.uint8)
     assert np.array_equal(upscale(flat, 3), np.full([1, 12, 12, 3], 77, np.uint8))
+
+
+@pytest.fixture(scope="module")
+def T():
+    from tests.model.sg3_fixture import make_t
+    return make_t()
+
+
+@pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic", "z-slerp"])
+def test_a_stylegan3_path_moves_the_input_through_every_keyframe(T, interpolation):
+    keys = [LatentSpec(1, rotate=30.0), LatentSpec(2, translate=(0.1, -0.2), rotate=-20.0), LatentSpec(3, rotate=5.0)]
+    path = latent_path(T, keys, interpolation, 4)
+    ws, transform = path_frames(T, path, 0, path.count)
+    assert transform.shape == (path.count, 3, 3)
+    for i, key in enumerate(keys):  # a keyframe's frame is the pin's image
+        frame = synthesize(T, ws[4 * i:4 * i + 1], "const", "exact", transform[4 * i:4 * i + 1])[0]
+        if interpolation == "z-slerp":  # mapped in a batch: ws equal up to float rounding, so compare loosely
+            assert np.abs(frame.astype(int) - render_spec(T, key).astype(int)).max() <= 1
+        else:
+            assert np.array_equal(frame, render_spec(T, key))
+    if interpolation == "w-lerp":  # halfway between keys 0 and 1: half the move, as NVlabs builds a transform
+        torch.testing.assert_close(transform[2], input_transform((0.05, -0.1), 5.0))
+    assert not torch.equal(transform[1], transform[0]) and not torch.equal(transform[1], transform[4])
+
+
+def test_the_input_turns_the_short_way_round(T):
+    path = latent_path(T, [LatentSpec(1, rotate=170.0), LatentSpec(1, rotate=-170.0)], "w-lerp", 2)
+    _, transform = path_frames(T, path, 0, path.count)
+    torch.testing.assert_close(transform[1], input_transform((0.0, 0.0), 180.0))  # through 180°, not 0°
+
+
+def test_a_stylegan2_path_refuses_a_moved_input_before_any_frame(G):
+    with pytest.raises(ModelError, match="StyleGAN3"):
+        latent_path(G, [LatentSpec(1), LatentSpec(2, rotate=10.0)], "w-lerp", 4)
