@@ -134,14 +134,20 @@ def measure(res: int, frames: int, moves: int, folder: str, threads: int) -> tup
             raise SystemExit("the grid did not render")
         b = busy(app, frames)
         app.state.set_controls(None, psi=1.0)
-        pairs = latency(app, G, app.panel.psi, [round(-0.5 + 0.1 * i, 2) for i in range(moves)])
+        pairs = latency(app, G, app.panel.psi, sweep(-0.5, 1.9, 0.1, moves))
         if not app.pump_until(lambda: app.state.direction_sets, 120):
             raise SystemExit("no directions")
-        edits = latency(app, G, app.directions.sliders[0], [round(-2 + 0.3 * i, 1) for i in range(moves)],
-                        edit_vectors(sefa(G)))
+        edits = latency(app, G, app.directions.sliders[0], sweep(-2.1, 2.1, 0.3, moves), edit_vectors(sefa(G)))
     finally:
         app.close()
     return res, app.renderer.precision, b, medians(pairs), medians(edits)
+
+
+def sweep(lo: float, hi: float, step: float, moves: int) -> list[float]:
+    """`moves` slider values from lo in steps, turning back at hi, so each differs from the one before: a value past
+    the slider's range is clamped to the previous one, renders nothing new, and `latency` would wait forever."""
+    span = round((hi - lo) / step)
+    return [round(lo + step * (span - abs(span - i % (2 * span))), 2) for i in range(moves)]
 
 
 def medians(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
