@@ -273,7 +273,7 @@ class Renderer:
             self.G, self.model_id, self.vectors = G, model.model_id, {}
         self._post(Result("model", request.stamp, "open", info=info, message="; ".join(model.warnings)))
         found, problems = direction_cache.kept(model.model_id)
-        sets = [self._add(sefa(G), "SeFa")] + [self._add(d, NAMES[d.method]) for d in found]
+        sets = [self._add(sefa(G, model_id=model.model_id), "SeFa")] + [self._add(d, NAMES[d.method]) for d in found]
         self._post(Result("directions", request.stamp, "open", sets=sets, message="; ".join(problems)))
 
     def _load(self, request: _Request) -> None:

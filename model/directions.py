@@ -100,8 +100,10 @@ def conv_layers(G) -> list[tuple[int, torch.nn.Module]]:
     return G.synthesis.conv_layers()
 
 
-def sefa(G, layers: Sequence[int] | None = None, num: int | None = None) -> Directions:
-    """SeFa directions of the conv layers reading w indices `layers` (default: every conv layer)."""
+def sefa(G, layers: Sequence[int] | None = None, num: int | None = None, model_id: str | None = None) -> Directions:
+    """SeFa directions of the conv layers reading w indices `layers` (default: every conv layer). `model_id`: G's
+    id where the caller has it (the explorer, from loading): hashing a paper256 net's weights again took 0.1 s, as
+    long as SeFa itself, while the first page of thumbnails waited."""
     _check_num(num, G.w_dim)
     convs = conv_layers(G)
     if layers is not None:
@@ -117,7 +119,7 @@ def sefa(G, layers: Sequence[int] | None = None, num: int | None = None) -> Dire
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     a = a / np.where(norms > 0, norms, 1)  # an all-zero row adds nothing either way
     values, vectors = _eigh(a.T @ a)
-    return _finish("sefa", values, vectors, num, G, layers=tuple(i for i, _ in convs))
+    return _finish("sefa", values, vectors, num, model_id or network_id(G), layers=tuple(i for i, _ in convs))
 
 
 @torch.inference_mode()
@@ -146,7 +148,7 @@ def ganspace(G, samples: int = 100_000, num: int | None = None, seed: int = 0, c
         if progress is not None:
             progress(count)
     values, vectors = _eigh(scatter / (samples - 1))
-    return _finish("ganspace", values, vectors, num, G, samples=samples, seed=seed, class_idx=class_idx)
+    return _finish("ganspace", values, vectors, num, network_id(G), samples=samples, seed=seed, class_idx=class_idx)
 
 
 def _eigh(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,16 +163,15 @@ def _check_num(num: int | None, w_dim: int) -> None:
         raise ModelError(f"bad direction count: {num} is not in 1..{w_dim}")
 
 
-def _finish(method: str, values: np.ndarray, vectors: np.ndarray, num: int | None, G, layers: tuple[int, ...] = (),
-            **sampling) -> Directions:
+def _finish(method: str, values: np.ndarray, vectors: np.ndarray, num: int | None, model_id: str,
+            layers: tuple[int, ...] = (), **sampling) -> Directions:
     """eigh's ascending columns -> the top `num` unit rows, descending, with the sign convention applied."""
     order = np.argsort(-values, kind="stable")[:num]
     rows = vectors[:, order].T
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     peak = np.abs(rows).argmax(axis=1)
     rows = rows * np.sign(rows[np.arange(len(rows)), peak])[:, None]
-    return Directions(method, rows.astype(np.float32), np.maximum(values[order], 0), layers, network_id(G),
-                      **sampling)
+    return Directions(method, rows.astype(np.float32), np.maximum(values[order], 0), layers, model_id, **sampling)
 
 
 # ---------------------------------------------------------------------------------------------------------

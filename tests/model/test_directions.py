@@ -57,6 +57,12 @@ def test_sefa_equals_the_svd_of_the_stacked_normalised_rows(g, layers):
     assert found.layers == (tuple(range(g.num_ws - 1)) if layers is None else tuple(layers))
 
 
+def test_sefa_names_the_network_by_its_id_or_the_one_given(g):
+    found, given = dirs.sefa(g), dirs.sefa(g, model_id="ab" * 32)  # the explorer passes the id loading computed
+    assert found.model_id == model_id(g) and given.model_id == "ab" * 32
+    assert np.array_equal(found.directions, given.directions) and found.id(0) != given.id(0)
+
+
 def test_sefa_layers_must_name_conv_layers(g):
     with pytest.raises(ModelError, match="no conv layer"):
         dirs.sefa(g, [g.num_ws - 1])  # read by the last toRGB only
