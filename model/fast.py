@@ -123,11 +123,24 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
             return _DepthwiseFir.apply(x, w, b, padding[0])[:, :, ::down, ::down]
         return F.conv2d(x, w, b, stride=down, padding=padding[0], groups=c)
     if up == 2 and down == 1 and tuple(padding) == (2, 1, 2, 1) and f.shape[-1] == 4:
+        if gain == 4 and _inplace(x) and derived(f, "binomial", _binomial):
+            # Per axis, the [1, 3, 3, 1] filter after zero insertion gives out[2m] = x[m-1] / 4 + 3 x[m] / 4 and
+            # out[2m+1] = 3 x[m] / 4 + x[m+1] / 4: bilinear 2x (align_corners=False) of x zero-padded by one,
+            # cropped. 2x faster at 256², 8x at 1024² (a 3-channel depthwise transposed conv is slow on the CPU).
+            y = F.interpolate(F.pad(x, (1, 1, 1, 1)), scale_factor=2, mode="bilinear", align_corners=False)
+            y = y[:, :, 2:-2, 2:-2]
+            return y if b is None else y.add_(b.reshape(1, -1, 1, 1))
         # Zero insertion + pad (2, 1) + 4-tap conv == a stride-2 transposed conv cropped by 1 on each side.
         w = derived(f, f"fir up {gain} {x.dtype} {c}", lambda f: (f * gain).to(x.dtype).expand(
             c, 1, *f.shape).contiguous())
         return F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=c)
     raise ValueError(f"fast upfirdn2d: unsupported up {up}, down {down}, padding {padding}")
+
+
+def _binomial(f: torch.Tensor) -> bool:
+    """Whether f is StyleGAN2's 4x4 filter, [1, 3, 3, 1] times itself over 64 (the loaders check every net's)."""
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    return f.shape == (4, 4) and torch.equal(f.cpu(), torch.outer(taps, taps) / 64)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:

@@ -142,9 +142,10 @@ FIR_CASES = [  # (up, down, padding, gain, input size): every use in spec §4.1
 ]
 
 
+@pytest.mark.parametrize("training", [False, True])  # inference has its own forms (the 2x up: bilinear, cropped)
 @pytest.mark.parametrize("up,down,padding,gain,size", FIR_CASES)
-def test_fast_fir_matches_exact(up, down, padding, gain, size):
-    x = torch.randn([2, 5, size, size], generator=torch.Generator().manual_seed(0))
+def test_fast_fir_matches_exact(up, down, padding, gain, size, training):
+    x = torch.randn([2, 5, size, size], generator=torch.Generator().manual_seed(0)).requires_grad_(training)
     ref = upfirdn2d(x, fir_filter(), up, down, padding, gain)
     out = fast.upfirdn2d(x.to(memory_format=torch.channels_last), fir_filter(), up, down, padding, gain)
     assert out.shape == ref.shape
