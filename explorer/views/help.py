@@ -5,12 +5,13 @@ from __future__ import annotations
 import pygame
 from pygame import Rect
 
-from .draw import ACCENT, DIM, LINE, PANEL, TEXT, text
+from .draw import ACCENT, DIM, LINE, PANEL, TEXT, font, text
 
 KEYS = (
     ("arrow keys", "move through the seeds (large view: previous / next seed)"),
     ("PgUp, PgDn", "previous / next page of seeds"),
-    ("mouse wheel", "scroll the seeds one row per notch (large view: previous / next seed)"),
+    ("mouse wheel", "scroll the seeds one row per notch (large view: previous / next seed);"
+                    " over the controls, scroll them"),
     ("Space", "random seed"),
     ("Enter, click", "open the selected seed in the large view"),
     ("N", "large view: crisp (nearest-neighbour) or smooth scaling; crisp for models up to 128²"),
@@ -28,18 +29,36 @@ KEYS = (
 )
 
 
-def draw_help(surface: pygame.Surface) -> None:
+def wrap(s: str, width: int, f: pygame.font.Font) -> list[str]:
+    """Words into lines no wider than `width` (a word wider than that gets a line of its own)."""
+    lines = [""]
+    for word in s.split():
+        line = f"{lines[-1]} {word}".strip()
+        if f.size(line)[0] <= width or not lines[-1]:
+            lines[-1] = line
+        else:
+            lines.append(word)
+    return lines
+
+
+def draw_help(surface: pygame.Surface) -> Rect:
+    """The keys and what they do, in a box as wide as the window allows; long descriptions wrap."""
     shade = pygame.Surface(surface.get_size(), pygame.SRCALPHA)
     shade.fill((0, 0, 0, 170))
     surface.blit(shade, (0, 0))
-    row, key_w = 30, 230
-    box = Rect(0, 0, 760, 90 + row * len(KEYS))
+    row, line, key_w = 28, 19, 230
+    box = Rect(0, 0, min(surface.get_width() - 40, 1000), 0)
+    actions = [wrap(action, box.width - key_w - 56, font(15)) for _, action in KEYS]
+    box.height = 90 + row * len(KEYS) + line * sum(len(lines) - 1 for lines in actions)
     box.center = surface.get_rect().center
     pygame.draw.rect(surface, PANEL, box, border_radius=8)
     pygame.draw.rect(surface, LINE, box, 1, border_radius=8)
     text(surface, "Keyboard and mouse", (box.left + 28, box.top + 20), 20, TEXT, bold=True)
-    for i, (key, action) in enumerate(KEYS):
-        y = box.top + 64 + i * row
+    y = box.top + 64
+    for (key, _), lines in zip(KEYS, actions, strict=True):
         text(surface, key, (box.left + 28, y), 15, ACCENT, bold=True)
-        text(surface, action, (box.left + 28 + key_w, y), 15, TEXT, max_width=box.width - key_w - 56)
+        for i, part in enumerate(lines):
+            text(surface, part, (box.left + 28 + key_w, y + i * line), 15, TEXT)
+        y += row + line * (len(lines) - 1)
     text(surface, "press any key to close", (box.centerx, box.bottom - 24), 13, DIM, anchor="midtop")
+    return box

@@ -11,8 +11,9 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 from explorer.views.draw import elide_middle, font  # noqa: E402
-from explorer.views.help import KEYS  # noqa: E402
+from explorer.views.help import KEYS, draw_help, wrap  # noqa: E402
 from explorer.views.large import LargeView  # noqa: E402
+from explorer.views.layout import MIN_SIZE  # noqa: E402
 from model.spec import LatentSpec  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
@@ -69,3 +70,14 @@ def test_readme_docs_and_help_describe_the_same_wheel_and_n_key():
         wheel = [action for key, action in table if "wheel" in key]
         assert len(wheel) == 1 and "row" in wheel[0] and "page" not in wheel[0]  # what the wheel does: a row
         assert any(key == "N" and "nearest" in action for key, action in table)
+
+
+def test_the_help_shows_every_description_whole_in_the_smallest_window():
+    surface = pygame.Surface(MIN_SIZE)
+    box = draw_help(surface)
+    assert surface.get_rect().contains(box)
+    width = box.width - 230 - 56  # the description column
+    for _, action in KEYS:
+        lines = wrap(action, width, font(15))
+        assert " ".join(lines) == action and all(font(15).size(line)[0] <= width for line in lines)
+    assert max(len(wrap(action, width, font(15))) for _, action in KEYS) > 1  # this window does wrap some
