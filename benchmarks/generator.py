@@ -114,9 +114,10 @@ def interleaved(variants: dict[str, Callable[[], object]], reps: int) -> dict[st
 def conv_rates() -> dict[str, float]:
     """GFLOP/s of a plain 3x3 conv (batch 8, 128 -> 128 channels, 64², channels_last) in fp32 and bf16.
 
-    On a 2-vCPU cloud VM the bf16 (AMX) rate swung 3x within an hour (700-2700 GFLOP/s on 2 threads; one thread
-    435-1270) as the host placed the vCPUs and its other tenants, while fp32 moved much less (170-290): every
-    exact/fast ratio depends on it, so each row prints the bf16 rate measured beside it."""
+    On a 2-vCPU cloud VM the two-thread bf16 (AMX) rate flipped from call to call between ~800 and ~2200 GFLOP/s
+    (2026-12-06: 1 call in 5 fast, in runs of a few; one thread 450-1270), as if the host ran the two vCPUs
+    together only part of the time; fp32 moved much less (170-290). So every exact/fast ratio there moves with
+    it, and each row prints the bf16 rate measured beside it."""
     x = torch.randn([8, 128, 64, 64]).to(memory_format=torch.channels_last)
     w = torch.randn([128, 128, 3, 3]).to(memory_format=torch.channels_last)
     flop = 2 * 8 * 128 * 128 * 9 * 64 * 64
