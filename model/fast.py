@@ -11,8 +11,9 @@ keyword) use these mathematically equal rewrites instead, which round differentl
   weight, demodulate the output), which keeps channels_last and runs 4-5x faster than a grouped conv on the CPU.
   Demodulation coefficients come from an [N, I] x [I, O] product instead of an [N, O, I, k, k] tensor.
 - FIR resampling without zero insertion or padding copies: a depthwise conv with padding and stride; the 2x
-  image upsampling is a depthwise transposed conv. In training, fixed filters are a linear autograd Function
-  (cheap double backward) and strided ones filter every pixel, then slice (a strided depthwise backward is slow).
+  image upsampling is bilinear 2x of the zero-padded image at inference (the same values), a depthwise transposed
+  conv in training. In training, fixed filters are a linear autograd Function (cheap double backward) and strided
+  ones filter every pixel, then slice (a strided depthwise backward is slow).
 - At inference the 2x-up 3x3 conv runs as four plain convs, one per output phase (a transposed conv is 2-3x
   slower on the CPU), and shared weights are packed for oneDNN once, remade when the input shape changes
   (`conv2d`).
