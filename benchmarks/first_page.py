@@ -8,6 +8,8 @@ NVlabs pickle, then every measurement runs in a fresh subprocess, as a user star
 - worker: a `Renderer` opens the pickle; from its 'model' result (the worker has the model) until every thumbnail
   of the first page has arrived as a 'thumbs' result. The page is asked for as render_sync.py does: the specs of
   `Explorer.page_seeds()` for the grid that `GridView` lays out in a WINDOW-sized window, at the tile size.
+- floor: the same 28 thumbnails synthesised alone in that process (`render_specs`, the worker's batches and
+  threads): what the worker cannot beat without faster synthesis.
 - app: the explorer itself, headless (SDL dummy driver), frames paced as `App.run` does: from the frame that
   received the model until the frame that has drawn all of the page's thumbnails. UI p95 is the frame interval
   (target 16.7 ms at 60 fps) over that time: what the render worker leaves to the UI.
@@ -116,8 +118,28 @@ def child_worker(path: str, policy: dict) -> dict:
             missing -= set(result.specs)
             first = first or time.perf_counter()
     done = time.perf_counter()
+    G, precision, threads, batch = renderer.G, renderer.precision, renderer.thumb_threads, renderer.thumb_batch
     renderer.close()
-    return dict(open=loaded - start, first=first - loaded, page=done - loaded, n=len(page))
+    return dict(open=loaded - start, first=first - loaded, page=done - loaded, n=len(page),
+                floor=renders_alone(G, page, precision, threads, batch))
+
+
+def renders_alone(G, page: list, precision: str, threads: int, batch: int) -> float:
+    """The page's synthesis alone, in the worker's batches and threads: the floor under 'model -> all thumbnails'
+    (median of 3, after one warm-up batch)."""
+    import torch
+
+    from model.render import render_specs
+
+    torch.set_num_threads(threads)
+    render_specs(G, page[:batch], precision)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(0, len(page), batch):
+            render_specs(G, page[i:i + batch], precision)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def child_app(path: str, policy: dict) -> dict:
@@ -213,6 +235,7 @@ def main() -> None:
         print(row("  worker: open -> model result", [r["open"] for r in worker]))
         print(row("  worker: model -> first thumbnails", [r["first"] for r in worker]))
         print(row(f"  worker: model -> all {PAGE} thumbnails", [r["page"] for r in worker]))
+        print(row(f"  floor: the {PAGE} renders alone, same batches", [r["floor"] for r in worker]))
         print(row("  app: start -> model on screen", [r["open"] for r in app]))
         print(row(f"  app: model -> grid shows all {PAGE}", [r["page"] for r in app]))
         print(f"{'  app: UI frame interval p95 meanwhile':<44} "
