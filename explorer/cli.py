@@ -33,7 +33,7 @@ from .cli_options import (  # noqa: E402
     precision_option,
 )
 from .directions_cli import directions_command, edit_command  # noqa: E402
-from .project_cli import project_command, read_latents, w_option  # noqa: E402
+from .project_cli import project_command, read_latents, w_option, warn_other_network  # noqa: E402
 from .video_cli import video_command  # noqa: E402
 
 
@@ -104,6 +104,7 @@ def generate(network, seeds, w_files, psi, cutoff, class_idx, noise_mode, outdir
     LatentSpec(0, psi, cutoff, class_idx, noise_mode, **moves)  # every argument checked before any work
     latents = read_latents(w_files, psi, cutoff, noise_mode) if w_files is not None else None
     model, G = load_generator(network, device)
+    warn_other_network(latents or [], model.model_id)
     class_idx = check_class(G, class_idx if latents is None else None)
     latents = ([replace(latent, spec=replace(latent.spec, **moves)) for latent in latents] if latents else
                [Latent(LatentSpec(seed, psi, cutoff, class_idx, noise_mode, **moves)) for seed in seed_list])

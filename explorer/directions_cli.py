@@ -26,7 +26,7 @@ from .cli_options import (
     output_folder,
     precision_option,
 )
-from .project_cli import read_latents, w_option
+from .project_cli import read_latents, w_option, warn_other_network
 
 DEFAULT_SAMPLES = 100_000
 
@@ -137,6 +137,7 @@ def edit_command(network, seeds, w_files, directions_file, component, strengths,
     found = load_directions(directions_file)
     direction = found.id(component)
     model, G = load_generator(network, device)
+    warn_other_network(latents or [], model.model_id)
     check_model(found, model.model_id, directions_file.name)
     class_idx = check_class(G, class_idx if latents is None else None)
     latents = latents or [Latent(LatentSpec(seed, psi, None, class_idx, noise_mode)) for seed in seed_list]

@@ -41,6 +41,13 @@ def read_latents(w_files: str, psi: float = 1.0, cutoff: int | None = None, nois
             for part in w_files.split(",") for latent in read_w_file(Path(part.strip()))]
 
 
+def warn_other_network(latents: list, model_id: str) -> None:
+    """A --w latent fitted to another network still renders, but not as the image it was fitted to: say so."""
+    for other in dict.fromkeys(latent.model_id for latent in latents if latent.model_id not in (None, model_id)):
+        click.echo(f"warning: a --w latent was fitted to network {other[:12]}, not this one ({model_id[:12]}): "
+                   "its images will not match what it was fitted to", err=True)
+
+
 def load_networks(network: str, device: str, with_d: bool):
     """The file's G_ema, and its D when asked for (our training snapshots and NVlabs pickles hold one)."""
     from model.io import load

@@ -11,7 +11,7 @@ import click
 from model.spec import NOISE_MODES
 
 from .cli_options import BadInput, check_class, device_option, load_generator, network_option, precision_option
-from .project_cli import read_latents, w_option
+from .project_cli import read_latents, w_option, warn_other_network
 
 
 def parse_scale(size: str | None, resolution: int) -> int:
@@ -73,6 +73,7 @@ def video_command(network, seeds, use_pins, w_files, frames, fps, interp, easing
         raise BadInput(f"give exactly one of --seeds, --pins and --w (got {' and '.join(given) or 'none'})")
     interpolation = {"cubic": "w-cubic", "lerp": "w-lerp", "slerp": "z-slerp"}[interp]
     truncation = dict(psi=1.0 if psi is None else psi, cutoff=cutoff)
+    latents = []
     if seeds is not None:
         keys = [LatentSpec(s, class_idx=class_idx, **truncation) for s in parse_seeds(seeds)]
     elif w_files is not None:
@@ -91,6 +92,7 @@ def video_command(network, seeds, use_pins, w_files, frames, fps, interp, easing
                               precision=precision)
     settings.check()
     model, G = load_generator(network, device)
+    warn_other_network(latents, model.model_id)
     if use_pins:
         from .pins import load_pins
 

@@ -33,10 +33,12 @@ def first_line(error: Exception) -> str:
 
 @dataclass(frozen=True)
 class Latent:
-    """One latent of a w file: the spec to render, and the noise maps it was fitted with (often none)."""
+    """One latent of a w file: the spec to render, the noise maps it was fitted with (often none), and the id of
+    the network it was fitted to where the file says (proj.npz's info; NVlabs' files do not)."""
 
     spec: LatentSpec
     noise: dict[str, np.ndarray] = field(default_factory=dict)
+    model_id: str | None = None
 
 
 def save_projection(path: str | os.PathLike, spec: LatentSpec, noise: dict[str, np.ndarray], info: dict) -> None:
@@ -76,7 +78,7 @@ def read_w_file(path: str | os.PathLike) -> list[Latent]:
         if "w" not in data.files:
             raise bad(f"it has no array 'w' (it has: {', '.join(data.files) or 'nothing'})")
         for key in data.files:
-            if key in ("w", "spec") or key.startswith(NOISE_PREFIX):
+            if key in ("w", "spec", "info") or key.startswith(NOISE_PREFIX):
                 try:
                     arrays[key] = data[key]
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # e.g. pickled objects: refused
@@ -96,7 +98,16 @@ def read_w_file(path: str | os.PathLike) -> list[Latent]:
             if value.ndim != 2 or value.dtype.kind != "f" or not np.isfinite(value).all():
                 raise bad(f"'{key}' is not a finite float map [H, W]")
             noise[key[len(NOISE_PREFIX):]] = value.astype(np.float32)
-    return [Latent(spec, noise)]
+    return [Latent(spec, noise, _fitted_to(arrays.get("info")))]
+
+
+def _fitted_to(info: np.ndarray | None) -> str | None:
+    """The model id in proj.npz's info JSON; None where it is missing or unreadable (it only feeds a warning)."""
+    try:
+        found = json.loads(str(info)).get("model_id") if info is not None else None
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 @contextmanager

@@ -136,3 +136,18 @@ def test_generate_needs_exactly_one_of_seeds_and_w_and_names_a_bad_w_file(files,
     assert result.exit_code == 2 and "no such file" in result.output
     assert not list(tmp_path.glob("*.png"))
 
+
+
+def test_a_w_fitted_to_another_network_renders_with_a_warning(files, projected, tmp_path):
+    net = files / "net.safetensors"
+    (ours,) = read_w_file(projected)
+    assert ours.model_id == load(net).model_id  # project records the network it fitted to
+    foreign = tmp_path / "foreign.npz"
+    save_projection(foreign, ours.spec, {}, {"model_id": "f00d" * 16})
+    for command in (["generate", "--outdir", tmp_path / "g"], ["video", "--frames", 2, "--out", tmp_path / "v.gif"],
+                    ["edit", "--directions", files / "sefa.npz", "--component", 0, "--strengths", "1",
+                     "--outdir", tmp_path / "e"]):
+        for w, warned in ((f"{foreign},{projected}", True), (f"{projected},{projected}", False)):
+            result = run(command[0], "--network", net, "--w", w, *command[1:])
+            assert result.exit_code == 0, result.output
+            assert ("fitted to network f00df00df00d, not this one" in result.output) == warned, result.output
