@@ -43,9 +43,11 @@ def read_latents(w_files: str, psi: float = 1.0, cutoff: int | None = None, nois
 
 def warn_other_network(latents: list, model_id: str) -> None:
     """A --w latent fitted to another network still renders, but not as the image it was fitted to: say so."""
+    from model.io.identity import short_id
+
     for other in dict.fromkeys(latent.model_id for latent in latents if latent.model_id not in (None, model_id)):
-        click.echo(f"warning: a --w latent was fitted to network {other[:12]}, not this one ({model_id[:12]}): "
-                   "its images will not match what it was fitted to", err=True)
+        click.echo(f"warning: a --w latent was fitted to network {short_id(other)}, not this one "
+                   f"({short_id(model_id)}): its images will not match what it was fitted to", err=True)
 
 
 def load_networks(network: str, device: str, with_d: bool):

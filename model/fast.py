@@ -139,9 +139,10 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
 
 
 def _binomial(f: torch.Tensor) -> bool:
-    """Whether f is StyleGAN2's 4x4 filter, [1, 3, 3, 1] times itself over 64 (the loaders check every net's)."""
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
-    return f.shape == (4, 4) and torch.equal(f.cpu(), torch.outer(taps, taps) / 64)
+    """Whether f is StyleGAN2's 4x4 filter (model/layers.py fir_filter; the loaders check every net's)."""
+    from .layers import fir_filter  # layers imports this module
+
+    return f.shape == (4, 4) and torch.equal(f.cpu(), fir_filter())
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,18 @@ def home_relative(path: str) -> str:
     return "~" + path[len(home):] if path == home or path.startswith(home + os.sep) else path
 
 
+def wrap(s: str, width: int, f: pygame.font.Font) -> list[str]:
+    """Words into lines no wider than `width` (a word wider than that gets a line of its own)."""
+    lines = [""]
+    for word in s.split():
+        line = f"{lines[-1]} {word}".strip()
+        if f.size(line)[0] <= width or not lines[-1]:
+            lines[-1] = line
+        else:
+            lines.append(word)
+    return lines
+
+
 def elide_left(path: str, width: int, f: pygame.font.Font) -> str:
     """Keep the end of a path (the informative part) within `width` pixels."""
     if f.size(path)[0] <= width:

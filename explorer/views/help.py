@@ -5,7 +5,7 @@ from __future__ import annotations
 import pygame
 from pygame import Rect
 
-from .draw import ACCENT, DIM, LINE, PANEL, TEXT, font, text
+from .draw import ACCENT, DIM, LINE, PANEL, TEXT, font, text, wrap
 
 KEYS = (
     ("arrow keys", "move through the seeds (large view: previous / next seed)"),
@@ -27,18 +27,6 @@ KEYS = (
     ("F1, H", "this help"),
     ("Esc", "back / close / quit"),
 )
-
-
-def wrap(s: str, width: int, f: pygame.font.Font) -> list[str]:
-    """Words into lines no wider than `width` (a word wider than that gets a line of its own)."""
-    lines = [""]
-    for word in s.split():
-        line = f"{lines[-1]} {word}".strip()
-        if f.size(line)[0] <= width or not lines[-1]:
-            lines[-1] = line
-        else:
-            lines.append(word)
-    return lines
 
 
 def draw_help(surface: pygame.Surface) -> Rect:

@@ -24,6 +24,7 @@ from model.networks import Generator
 from model.render import render_seed, spec_transforms, spec_ws, synthesize
 from model.spec import Edit, LatentSpec, Mix, W
 from tests.model.conformance import G_KWARGS, fill_weights, make_g
+from tests.model.sg3_fixture import make_t
 
 
 @pytest.fixture(scope="module")
@@ -430,7 +431,6 @@ def test_frames_render_at_the_chosen_precision(G, tmp_path, monkeypatch):
 
 
 def test_stylegan3_keyframes_moved_input_reaches_the_frames(tmp_path, monkeypatch):
-    from tests.model.sg3_fixture import make_t
     T, seen = make_t(), []
 
     def render(g, ws, noise_mode, precision, transform=None):

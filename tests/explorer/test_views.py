@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from explorer.views.draw import elide_middle, font  # noqa: E402
-from explorer.views.help import KEYS, draw_help, wrap  # noqa: E402
+from explorer.views.draw import elide_middle, font, wrap  # noqa: E402
+from explorer.views.help import KEYS, draw_help  # noqa: E402
 from explorer.views.large import LargeView  # noqa: E402
 from explorer.views.layout import MIN_SIZE  # noqa: E402
 from model.spec import LatentSpec  # noqa: E402

@@ -12,6 +12,7 @@ from model.render import input_transform, render_spec, spec_ws, synthesize
 from model.spec import LatentSpec, Mix, W
 from model.video import CUBIC_MARGIN, latent_path, path_frames, upscale
 from tests.model.conformance import make_g
+from tests.model.sg3_fixture import make_t
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,6 @@ def test_upscale_is_bicubic_and_identity_at_scale_1():
 
 @pytest.fixture(scope="module")
 def T():
-    from tests.model.sg3_fixture import make_t
     return make_t()
 
 
