@@ -38,6 +38,7 @@ class LatentPath:
     frames_per_transition: int
     easing: str
     loop: bool
+    lap: dict[str, np.ndarray] = field(default_factory=dict)  # what one lap of a loop adds to a quantity (see at)
     _window: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -50,24 +51,35 @@ class LatentPath:
         lerp and slerp need only the keys around the frames, so the values equal the whole path's bit for bit.
         The C2 cubic depends on every key, but a key's pull falls by 2-sqrt(3) (3.7x) per key away, so
         CUBIC_MARGIN keys either side give the whole spline's values to float64 rounding (0.27^32 < 1e-18).
-        A window that would hold every key evaluates the whole path.
+        A window that would hold every key evaluates the whole path, periodic when looping; unless a quantity
+        gains something per lap (an angle whose short turns add up to whole turns round the loop): then the keys
+        are unrolled, each lap's copies shifted by `lap`, which is the periodic path of the quantity minus that
+        steady drift, plus the drift.
         """
         t = np.arange(start, stop) / self.frames_per_transition
         margin = CUBIC_MARGIN if "cubic" in self.methods.values() else 0
         first, last = int(np.floor(t[0])) - margin, int(np.ceil(t[-1])) + margin
         if not self.loop:
             first, last = max(first, 0), min(last, self.num_keys - 1)
-        whole = last - first + 1 >= self.num_keys
+        whole = last - first + 1 >= self.num_keys and not (self.loop and self.lap)
         if whole:
             first, last = 0, self.num_keys - 1
-        keys = self._keys([i % self.num_keys for i in range(first, last + 1)])
+        keys = self._keys(range(first, last + 1))
         return {name: _path_at(keys[name], t - first, method, self.easing, self.loop and whole)
                 for name, method in self.methods.items()}
 
-    def _keys(self, indices: list[int]) -> dict[str, np.ndarray]:
-        """Values [len(indices), ...] per quantity; keys computed for the last window are reused, older dropped."""
-        self._window = {i: self._window[i] if i in self._window else self.key_values(i) for i in indices}
-        return {name: np.stack([self._window[i][name] for i in indices]) for name in self.methods}
+    def _keys(self, indices: range) -> dict[str, np.ndarray]:
+        """Values [len(indices), ...] per quantity for keys counted round the loop (index i is key i % num_keys
+        on lap i // num_keys); keys computed for the last window are reused, older dropped."""
+        n, window = self.num_keys, {}
+        for key in sorted({i % n for i in indices}):
+            window[key] = self._window[key] if key in self._window else self.key_values(key)
+        self._window = window
+
+        def value(i: int, name: str) -> np.ndarray:
+            return window[i % n][name] + (i // n) * self.lap[name] if name in self.lap else window[i % n][name]
+
+        return {name: np.stack([value(i, name) for i in indices]) for name in self.methods}
 
 
 def _path_at(keys: np.ndarray, t: np.ndarray, method: str, easing: str, loop: bool) -> np.ndarray:
@@ -124,21 +136,27 @@ def latent_path(G, keys: list[LatentSpec], interpolation: str, frames_per_transi
         methods = {"z": "slerp", "c": "lerp", "psi": "lerp"}
         if mixing:
             methods.update(mix="lerp", z_mix="slerp")
+    lap = {}
     if spec_transforms(G, keys) is not None:  # a StyleGAN2 net refuses a moved input here, before any frame
-        key_values = _with_input(key_values, keys)
+        key_values, turns = _with_input(key_values, keys)
         moves = "cubic" if method == "cubic" else "lerp"
         methods.update(translate=moves, rotate=moves)
-    path = LatentPath(key_values, methods, len(keys), frames_per_transition, easing, loop)
+        if turns:
+            lap["rotate"] = np.array([turns])
+    path = LatentPath(key_values, methods, len(keys), frames_per_transition, easing, loop, lap)
     for i in range(len(keys)):
         path.key_values(i)
     return path
 
 
 def _with_input(key_values: Callable[[int], dict[str, np.ndarray]],
-                keys: list[LatentSpec]) -> Callable[[int], dict[str, np.ndarray]]:
-    """key_values plus each key's input translation and angle, unwrapped so each step turns the short way round."""
+                keys: list[LatentSpec]) -> tuple[Callable[[int], dict[str, np.ndarray]], float]:
+    """key_values plus each key's input translation and angle, unwrapped so each step turns the short way round;
+    and the degrees a lap of a loop adds (a multiple of 360) when the step from the last key back to the first
+    turns the short way too."""
     angles = np.degrees(np.unwrap(np.radians([key.rotate for key in keys])))
-    return lambda i: {**key_values(i), "translate": np.array(keys[i].translate), "rotate": angles[i:i + 1]}
+    turns = 360.0 * round((angles[-1] - angles[0]) / 360.0)
+    return lambda i: {**key_values(i), "translate": np.array(keys[i].translate), "rotate": angles[i:i + 1]}, turns
 
 
 @torch.inference_mode()

@@ -115,3 +115,17 @@ def test_the_input_turns_the_short_way_round(T):
 def test_a_stylegan2_path_refuses_a_moved_input_before_any_frame(G):
     with pytest.raises(ModelError, match="StyleGAN3"):
         latent_path(G, [LatentSpec(1), LatentSpec(2, rotate=10.0)], "w-lerp", 4)
+
+
+@pytest.mark.parametrize("interpolation", ["w-lerp", "w-cubic"])
+def test_a_looping_path_closes_the_short_way_round(T, interpolation):
+    """0 -> 120 -> 240 (= -120) -> back to 0 turns +120° each step: a full turn per lap, never back by 240°."""
+    keys = [LatentSpec(1, rotate=0.0), LatentSpec(2, rotate=120.0), LatentSpec(3, rotate=-120.0)]
+    path = latent_path(T, keys, interpolation, 8, loop=True)
+    whole = path_frames(T, path, 0, path.count)[1]
+    angles = torch.rad2deg(torch.atan2(whole[:, 1, 0], whole[:, 0, 0])).numpy()  # the input's rotation per frame
+    steps = (np.diff(np.append(angles, angles[:1])) + 180) % 360 - 180
+    assert np.all(steps > 0) and abs(steps.sum() - 360) < 1e-3  # every frame, the closing one too, turns forward
+    for start in range(0, path.count, 5):  # ranges of frames equal the whole path's
+        torch.testing.assert_close(path_frames(T, path, start, min(start + 5, path.count))[1],
+                                   whole[start:start + 5])
