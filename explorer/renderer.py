@@ -40,7 +40,7 @@ from model import fast, latents
 from model.directions import Directions, check_model, edit_vectors, ganspace, load_directions, sefa
 from model.errors import ModelError
 from model.io import load
-from model.render import as_rgb, pick_device, shrink, spec_transforms, spec_ws, synthesize
+from model.render import as_rgb, pick_device, render_specs, shrink
 from model.spec import LatentSpec, check_precision
 
 from . import direction_cache, projection_job
@@ -107,7 +107,7 @@ class Renderer:
         self._device_name = device
         self.device: torch.device | None = None  # device and precision are settled on the worker (torch calls)
         self.precision = precision
-        self._synthesize = synthesize
+        self._render_specs = render_specs
         self._threads = threads
         self.thumb_threads = thumb_threads or (2 if SLEEPING_OMP else threads)  # thumbnails nothing replaces
         self.thumb_batch = thumb_batch  # 0: 8 on an accelerator; on the CPU 4 with two threads, else 2
@@ -326,9 +326,7 @@ class Renderer:
         if G is None or self._superseded_model(request):
             return
         start = time.perf_counter()
-        ws = spec_ws(G, request.specs[0], self.device, self.vectors)
-        image = self._synthesize(G, ws, request.specs[0].noise_mode, self.precision,
-                                 spec_transforms(G, request.specs[:1]))[0]
+        image = self._render_specs(G, request.specs[:1], self.precision, self.vectors)[0]
         self.images_rendered += 1
         ms = (time.perf_counter() - start) * 1000
         if not self._superseded_model(request):
@@ -346,8 +344,7 @@ class Renderer:
         try:
             for noise_mode in dict.fromkeys(r.noise_mode for r in batch):  # one synthesis call per noise mode
                 group = [r for r in batch if r.noise_mode == noise_mode]
-                ws = torch.cat([spec_ws(G, r, self.device, self.vectors) for r in group])
-                frames = as_rgb(self._synthesize(G, ws, noise_mode, self.precision, spec_transforms(G, group)))
+                frames = as_rgb(self._render_specs(G, group, self.precision, self.vectors))
                 images += zip(group, shrink(frames, request.size), strict=True)
         finally:  # also when served between GANSpace batches or projection steps, which keep to `threads`
             torch.set_num_threads(self._threads)

@@ -180,7 +180,7 @@ def test_rapid_slider_moves_cause_few_renders_and_the_last_one_wins(nets, make_a
     assert app.pump_until(lambda: all(app.state.spec(s) in app.thumbs for s in app.state.page_seeds()))
     press(pygame.K_RETURN)
     assert app.pump_until(shows(app, LatentSpec(0)))
-    entered, release = gate(monkeypatch, app.renderer, "_synthesize")
+    entered, release = gate(monkeypatch, app.renderer, "_render_specs")
     before = app.renderer.images_rendered
     values = np.linspace(-1, 2, 100)
     for value in values:

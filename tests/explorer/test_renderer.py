@@ -57,14 +57,14 @@ def results(until, timeout=30.0):
 def gate(renderer):
     """Make the worker block in its next synthesis call until the returned event is set."""
     entered, release = threading.Event(), threading.Event()
-    inner = renderer._synthesize
+    inner = renderer._render_specs
 
     def gated(*args):
         entered.set()
         assert release.wait(30)
         return inner(*args)
 
-    renderer._synthesize = gated
+    renderer._render_specs = gated
     return entered, release
 
 
@@ -205,13 +205,13 @@ def test_a_network_with_non_finite_weights_opens_with_a_warning(renderer, tmp_pa
 
 def count_threads(renderer):
     """torch's thread count at each synthesis call, as the worker set it."""
-    seen, inner = [], renderer._synthesize
+    seen, inner = [], renderer._render_specs
 
     def counted(*args):
         seen.append(torch.get_num_threads())
         return inner(*args)
 
-    renderer._synthesize = counted
+    renderer._render_specs = counted
     return seen
 
 
