@@ -148,8 +148,10 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--cbase", type=click.IntRange(min=1), default=None, help="Channel base (capacity) override.")
 @click.option("--cmax", type=click.IntRange(min=1), default=None, help="Channel maximum override.")
 @click.option("--map", "map_layers", type=click.IntRange(min=1), default=None, help="Mapping depth override.")
-@click.option("--glr", type=click.FloatRange(min=0, min_open=True), default=None, help="G learning rate override.")
-@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), default=None, help="D learning rate override.")
+@click.option("--glr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="G learning rate override. Applies to a resumed run too.")
+@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="D learning rate override. Applies to a resumed run too.")
 def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror, cond, aug, p, target, ada_kimg,
                   augpipe, snap, tick, seed, device, precision, workers, metrics, swd_images, fid_weights, resume,
                   cbase, cmax, map_layers, glr, dlr):

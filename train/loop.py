@@ -105,6 +105,9 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
             cfg.kimg_per_tick = opts.tick or cfg.kimg_per_tick
             if opts.gamma is not None:  # R1 weight: the one knob NVlabs tunes per dataset
                 cfg.loss_kwargs["r1_gamma"] = opts.gamma
+            for lr, opt_kwargs in ((opts.glr, cfg.G_opt_kwargs), (opts.dlr, cfg.D_opt_kwargs)):
+                if lr is not None:  # e.g. a lower rate for a run's late phase
+                    opt_kwargs["lr"] = lr
             if opts.fid_weights is not None:
                 cfg.fid_weights = str(Path(opts.fid_weights).resolve())
                 cfg.metrics += [] if "fid" in cfg.metrics else ["fid"]
@@ -116,8 +119,8 @@ def prepare(opts: TrainOptions, log=print) -> Plan:
                                       f"per-process batches that fit its minibatch-std group {mbstd}")
                 cfg.num_gpus, cfg.batch_gpu = opts.gpus, batch_gpu
             log(f"continuing {run_dir} with its training_options.json (of the options given now, only --kimg, "
-                "--ada-kimg, --gamma, --snap, --tick, --data, --fid-weights, --precision, --device and --workers "
-                "apply)")
+                "--ada-kimg, --gamma, --glr, --dlr, --snap, --tick, --data, --fid-weights, --precision, --device and "
+                "--workers apply)")
             write_text(run_dir / "training_options.json", cfg.to_json())  # what applies now, for the next resume
             if cfg.fid_weights is not None:
                 load_inception(cfg.fid_weights)  # a bad file is an error now, not at the first snapshot

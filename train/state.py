@@ -85,6 +85,8 @@ def optimizer_to_state(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str,
 
 def optimizer_from_state(name: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                          scalars: dict) -> None:
+    """Restore Adam's moments and param_groups, except the learning rate: `opt` was built with the run's current
+    one (the same on a plain resume; `--glr`/`--dlr` change it for the rest of a run)."""
     prefix = f"{name}.state."
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
@@ -95,7 +97,8 @@ def optimizer_from_state(name: str, opt: torch.optim.Optimizer, tensors: dict[st
         if "exp_avg_sq" in slots and "exp_avg" not in slots:  # left out by optimizer_to_state (beta1 = 0)
             slots["exp_avg"] = torch.zeros_like(slots["exp_avg_sq"])
     groups = scalars["param_groups"]
-    for group in groups:
+    for group, current in zip(groups, opt.param_groups, strict=True):
+        group["lr"] = current["lr"]
         if "betas" in group:
             group["betas"] = tuple(group["betas"])
     opt.load_state_dict({"state": state, "param_groups": groups})

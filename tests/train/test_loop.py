@@ -140,6 +140,20 @@ def test_ada_kimg_and_gamma_are_set_for_a_new_run_and_changed_for_a_resumed_one(
         resolve(TrainOptions(data="d", outdir="o", ada_kimg=0), 16, 3, 0, "d", 16)
 
 
+def test_learning_rates_change_for_a_resumed_run_and_stay_changed(data, tmp_path):
+    run = train(tiny_options(data, tmp_path, kimg=0.004))
+
+    def lrs() -> tuple[float, float]:  # what the last state's optimisers stepped with (lazy-regularisation scaled)
+        scalars = final_state(run)[1]
+        return scalars["G_opt"]["param_groups"][0]["lr"], scalars["D_opt"]["param_groups"][0]["lr"]
+
+    assert lrs() == pytest.approx((0.0025 * 4 / 5, 0.0025 * 16 / 17))
+    train(tiny_options(data, tmp_path, kimg=0.008, resume="auto", glr=0.001, dlr=0.002))
+    assert lrs() == pytest.approx((0.001 * 4 / 5, 0.002 * 16 / 17))  # not the saved optimisers' old rate
+    train(tiny_options(data, tmp_path, kimg=0.012, resume="auto"))  # recorded, so a plain resume keeps them
+    assert lrs() == pytest.approx((0.001 * 4 / 5, 0.002 * 16 / 17))
+
+
 def test_snap_and_tick_default_for_a_new_run_and_change_a_resumed_one_only_when_given(data, tmp_path):
     cfg = resolve(TrainOptions(data="d", outdir="o", cbase=128, cmax=16), 16, 3, 0, "d", 16)
     assert (cfg.snapshot_ticks, cfg.kimg_per_tick) == (50, 4.0)
