@@ -247,7 +247,7 @@ class App:
             colour = ACCENT if r.collidepoint(self.mouse) else DIM
             text(w, "‹ all seeds  (Esc)", r.midleft, 14, colour, anchor="midleft")
         if s is not None:
-            self.strip.draw(w, s.pins, self.thumbs, s.current_pin_index(), self.mouse)
+            self.strip.draw(w, s.pins, self.thumbs, s.current_pin_index(), self.mouse, s.former_pins)
         self.status.draw(w, lay.status, self.status_text(), self.status_right(), time.monotonic())
         self.manager.draw_ui(w)
         if self.dialogs.help_open:

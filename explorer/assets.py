@@ -18,3 +18,7 @@ def _folder() -> Path:
 ASSETS = _folder()
 THEME = ASSETS / "theme.json"
 DEMO_MODEL = ASSETS / "models" / "emoji64.safetensors"
+# Model ids of the demo models shipped before DEMO_MODEL, newest first. Pins are kept per model id, so when a new
+# demo model replaces one, its users' pins stay on disk but no longer show; listing the old id here lets the
+# explorer say where they are. Add the outgoing id whenever the demo model is replaced.
+FORMER_DEMO_IDS = ("1cbeaac96c7c71a6e1c69c35cc80540348db5e2c4c2130c187ea04146c667674",)  # 208.7 kimg, until 2026-12

@@ -19,6 +19,7 @@ import platformdirs
 from model.io.atomic import atomic_write
 from model.spec import LatentSpec
 
+from .assets import DEMO_MODEL, FORMER_DEMO_IDS
 from .state import Pin
 
 ENV_VAR = "SGX_DATA_DIR"
@@ -65,6 +66,16 @@ def load_pins(model_id: str) -> tuple[list[Pin], str | None]:
     except OSError as e:
         return pins, f"{problems}, and the pins file {path} could not be backed up ({e}): it is left as it was."
     return pins, f"{problems}; the original file was copied to {aside} and the other pins kept."
+
+
+def former_demo_pins(model_path: str | Path) -> Path | None:
+    """The pins file of the newest earlier demo model, when `model_path` is the demo and such a file exists.
+
+    A replaced demo model draws other pictures from the same seeds, so its pins are not carried over; but a user
+    who upgraded should learn where they went rather than find the strip empty."""
+    if not model_path or Path(model_path).resolve() != DEMO_MODEL.resolve():
+        return None
+    return next((path for path in map(pins_path, FORMER_DEMO_IDS) if path.exists()), None)
 
 
 def _parse(doc, model_id: str) -> tuple[list[Pin], list[str]]:

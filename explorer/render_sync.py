@@ -20,7 +20,7 @@ import pygame
 from model.spec import LatentSpec
 
 from .images import save_png, spec_metadata, spec_stem
-from .pins import load_pins, save_pins
+from .pins import former_demo_pins, load_pins, save_pins
 from .renderer import Result
 from .state import Explorer
 from .views.pins_strip import THUMB
@@ -147,7 +147,8 @@ class RenderSync:
         self.loading = None
         self.model_stamp = result.stamp
         pins, warning = load_pins(info.model_id)
-        app.state = Explorer(info, pins=pins)
+        former = former_demo_pins(info.path) if not pins else None
+        app.state = Explorer(info, pins=pins, former_pins=str(former or ""))
         self.saved_pins = tuple(pins)
         app.thumbs.clear()
         app.large.clear()

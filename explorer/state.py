@@ -88,6 +88,7 @@ class Explorer:
     cols: int = 4
     rows: int = 3
     pins: list[Pin] = field(default_factory=list)
+    former_pins: str = ""  # the file holding the user's pins of an earlier demo model, shown while there are none
     undo_stack: list[Snapshot] = field(default_factory=list)
     undo_tag: str | None = None
     direction_sets: list[DirectionSet] = field(default_factory=list)  # what the directions panel offers

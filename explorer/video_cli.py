@@ -94,7 +94,7 @@ def video_command(network, seeds, use_pins, w_files, frames, fps, interp, easing
     model, G = load_generator(network, device)
     warn_other_network(latents, model.model_id)
     if use_pins:
-        from .pins import load_pins
+        from .pins import former_demo_pins, load_pins
 
         if psi is not None or cutoff is not None or class_idx is not None:
             click.echo("warning: --trunc, --cutoff and --class are ignored with --pins: each pin has its own",
@@ -103,8 +103,10 @@ def video_command(network, seeds, use_pins, w_files, frames, fps, interp, easing
         if warning:
             click.echo(f"warning: {warning}", err=True)
         if len(pins) < 2:
+            former = former_demo_pins(model.path) if not pins else None
+            kept = f" (your pins of the earlier demo model are kept in {former})" if former else ""
             raise BadInput(f"--pins needs at least 2 pins for this network (model id {model.model_id[:12]}), "
-                           f"found {len(pins)}: pin some in `sgx explore`")
+                           f"found {len(pins)}: pin some in `sgx explore`{kept}")
         settings.keyframes = [pin.spec for pin in pins]
         modes = {pin.spec.noise_mode for pin in pins}
         if noise_mode is None and len(modes) == 1:

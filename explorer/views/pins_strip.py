@@ -86,7 +86,8 @@ class PinsStrip:
         return None
 
     def draw(self, surface: pygame.Surface, pins: list[Pin], thumbs: Thumbs, current: int | None,
-             hover: tuple[int, int]) -> None:
+             hover: tuple[int, int], former_pins: str = "") -> None:
+        """`former_pins`: where the pins of an earlier demo model are kept, said while the strip is empty."""
         pygame.draw.rect(surface, PANEL, self.rect)
         pygame.draw.line(surface, LINE, self.rect.topleft, self.rect.topright)
         title = f"Pins ({len(pins)})" if pins else "Pins — press P to pin the current image"
@@ -94,6 +95,12 @@ class PinsStrip:
         if pins:
             text(surface, "click to recall  ·  drag to reorder  ·  double-click to rename  ·  × to remove",
                  (r.right + 16, r.top), 12, LINE_TEXT, max_width=self.rect.right - r.right - 28)
+        elif former_pins:
+            y, width = self.rect.top + 24 + THUMB // 2, self.rect.width - 2 * GAP
+            text(surface, "Your pins of the earlier demo model are not shown: this model would draw other pictures "
+                 "from them.", (self.rect.left + GAP, y - 10), 12, TEXT, anchor="midleft", max_width=width)
+            text(surface, f"They are kept in {former_pins}", (self.rect.left + GAP, y + 10), 12, DIM,
+                 anchor="midleft", max_width=width)
         self.offset = min(self.offset, max(len(pins) - self.visible, 0))
         hovered = self.index_at(hover, len(pins))
         for i in range(self.offset, min(len(pins), self.offset + self.visible)):

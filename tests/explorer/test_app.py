@@ -30,6 +30,7 @@ from explorer.cli import main  # noqa: E402
 from explorer.handlers import dispatch  # noqa: E402
 from explorer.images import read_png_metadata  # noqa: E402
 from explorer.pins import ENV_VAR, load_pins, pins_path  # noqa: E402
+from explorer.state import Pin  # noqa: E402
 from explorer.views.dialogs import TextDialog  # noqa: E402
 from model.io import load, save_networks  # noqa: E402
 from model.render import render_seed  # noqa: E402
@@ -242,6 +243,28 @@ def test_pin_unpin_persist_and_reload(nets, make_app):
     again = make_app(nets[0])  # a new session on the same model finds them
     assert again.state.pins == saved
     assert make_app(nets[1]).state.pins == []  # another model has its own
+
+
+def test_the_demo_with_no_pins_says_where_the_earlier_demo_models_pins_are(nets, make_app, monkeypatch):
+    import explorer.pins
+
+    former = "4d" * 32
+    explorer.pins.save_pins(former, [Pin("kept", LatentSpec(5))])
+    monkeypatch.setattr(explorer.pins, "FORMER_DEMO_IDS", (former,))
+    monkeypatch.setattr(explorer.pins, "DEMO_MODEL", nets[0])  # the tiny net stands in for the bundled model
+
+    def strip_pixels(app):
+        app.draw()
+        return pygame.surfarray.array3d(app.window.subsurface(app.strip.rect)).copy()
+
+    other = make_app(nets[1])
+    assert other.state.former_pins == "" and other.state.pins == []
+    demo = make_app(nets[0])
+    assert demo.state.former_pins == str(pins_path(former)) and demo.state.pins == []
+    assert not np.array_equal(strip_pixels(demo), strip_pixels(other))  # the note is drawn in the empty strip
+    demo.state.former_pins = ""
+    assert np.array_equal(strip_pixels(demo), strip_pixels(other))
+    assert load_pins(former)[0] == [Pin("kept", LatentSpec(5))]  # left as it was
 
 
 def test_a_corrupt_pins_file_is_moved_aside_with_a_visible_warning(nets, make_app):

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from safetensors import safe_open
 
 import explorer.cli_options
-from explorer.assets import DEMO_MODEL
+from explorer.assets import DEMO_MODEL, FORMER_DEMO_IDS
 from explorer.cli import main
 from explorer.images import read_png_metadata
 from model.io import load
@@ -48,6 +48,7 @@ def test_the_word_demo_names_the_bundled_model_wherever_a_network_is_expected(tm
     info = CliRunner().invoke(main, ["info", "demo"])
     assert info.exit_code == 0, info.output
     assert f"file        {DEMO_MODEL}" in info.output and load(DEMO_MODEL).model_id in info.output
+    assert load(DEMO_MODEL).model_id not in FORMER_DEMO_IDS  # that list holds the replaced ones only
     made = CliRunner().invoke(main, ["generate", "--network", "demo", "--seeds", "0", "--outdir", str(tmp_path)])
     assert made.exit_code == 0, made.output
     assert read_png_metadata(tmp_path / "seed0000.png")["model"] == DEMO_MODEL.name

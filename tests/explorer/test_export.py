@@ -417,6 +417,21 @@ def test_cli_bad_input_exits_2_with_one_line(net, tmp_path, monkeypatch, args, m
     assert not list(tmp_path.glob("x.*")) and not list(tmp_path.glob(".x.*"))
 
 
+def test_cli_pins_of_the_demo_say_where_the_earlier_demo_models_pins_are(net, tmp_path, monkeypatch):
+    import explorer.pins
+
+    monkeypatch.setenv("SGX_DATA_DIR", str(tmp_path / "data"))
+    former = "3c" * 32
+    explorer.pins.save_pins(former, [Pin("a", LatentSpec(1)), Pin("b", LatentSpec(2))])
+    monkeypatch.setattr(explorer.pins, "FORMER_DEMO_IDS", (former,))
+    result = run("--network", net, "--pins", "--out", tmp_path / "x.mp4")
+    assert result.exit_code == 2 and "earlier demo" not in result.output  # not the demo: nothing to say
+    monkeypatch.setattr(explorer.pins, "DEMO_MODEL", net)
+    result = run("--network", net, "--pins", "--out", tmp_path / "x.mp4")
+    assert result.exit_code == 2 and "needs at least 2 pins" in result.output
+    assert f"your pins of the earlier demo model are kept in {explorer.pins.pins_path(former)}" in result.output
+
+
 def test_frames_render_at_the_chosen_precision(G, tmp_path, monkeypatch):
     seen = []
 

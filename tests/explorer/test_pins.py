@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from explorer.pins import ENV_VAR, load_pins, load_settings, pins_path, save_pins, save_settings
+import explorer.pins
+from explorer.pins import ENV_VAR, former_demo_pins, load_pins, load_settings, pins_path, save_pins, save_settings
 from explorer.state import Pin
 from model.spec import LatentSpec, Mix
 
@@ -99,3 +100,15 @@ def test_unreadable_settings_are_moved_aside_with_a_warning(data_dir, content):
     moved = list(data_dir.glob("settings.json.corrupt-*"))
     assert len(moved) == 1 and moved[0].read_bytes() == content
     assert load_settings() == ({}, None)
+
+
+def test_pins_of_an_earlier_demo_model_are_found_only_for_the_demo(data_dir, monkeypatch):
+    demo, older, oldest = data_dir / "demo.safetensors", "1a" * 32, "2b" * 32
+    monkeypatch.setattr(explorer.pins, "DEMO_MODEL", demo)
+    monkeypatch.setattr(explorer.pins, "FORMER_DEMO_IDS", (older, oldest))
+    assert former_demo_pins(demo) is None  # none kept
+    save_pins(oldest, [Pin("old", LatentSpec(1))])
+    assert former_demo_pins(demo) == pins_path(oldest)
+    save_pins(older, [Pin("newer", LatentSpec(2))])
+    assert former_demo_pins(str(demo)) == pins_path(older)  # the newest former demo first
+    assert former_demo_pins(data_dir / "mine.safetensors") is None and former_demo_pins("") is None
