@@ -30,6 +30,7 @@ from model.io.atomic import remove_stale_temps
 from model.render import pick_device, spec_ws, synthesize
 from model.spec import LatentSpec
 
+from .clock import RunClock
 from .config import ConfigError, TrainConfig, TrainOptions, newest_run_dir, next_run_dir, resolve, run_description
 from .dataset import ImageZipDataset
 from .distributed import (
@@ -318,14 +319,14 @@ def run(plan: Plan, d: Dist | None = None) -> None:
         return
     loader = RealLoader(dataset, cfg.batch_size, d.rank, d.world_size, cfg.random_seed, cfg.dataset["xflip"],
                         start_batch=trainer.batch_idx, workers=plan.workers)
-    start_time = tick_start_time = time.time()
-    maintenance = 0.0
+    maintenance = tick_start_time = 0.0
     bar = ProgressBar(d.is_main and sys.stderr.isatty())
     try:
-        with StopRequest(announce=d.is_main) as stop:
+        with StopRequest(announce=d.is_main) as stop, RunClock() as clock:
             while True:
                 real_img, real_c = loader.next()
                 trainer.step(real_img, real_c)
+                clock.mark()
                 done = trainer.cur_nimg >= cfg.total_kimg * 1000
                 stopping = d.any(stop.requested)
                 tick_nimg = cfg.kimg_per_tick * 1000
@@ -333,8 +334,8 @@ def run(plan: Plan, d: Dist | None = None) -> None:
                 if not (done or stopping or cur_tick == 0 or trainer.cur_nimg >= tick_start_nimg + tick_nimg):
                     continue
                 bar.clear()
-                tick_end_time = time.time()
-                total_sec = prior_sec + tick_end_time - start_time
+                tick_end_time = clock.elapsed()
+                total_sec = prior_sec + tick_end_time
                 tick_kimg = (trainer.cur_nimg - tick_start_nimg) / 1000
                 sec_per_kimg = (tick_end_time - tick_start_time) / max(tick_kimg, 1e-8)
                 report_tick(trainer, cur_tick, total_sec, tick_end_time - tick_start_time, sec_per_kimg, maintenance)
@@ -350,13 +351,15 @@ def run(plan: Plan, d: Dist | None = None) -> None:
                         f"WARNING: ranks diverged: max |difference| {diff:g} (please report this)")
                 if snapshot and d.is_main:
                     name = write_snapshot(trainer, run_dir, grid, device, cur_tick + 1, total_sec)
+                    clock.mark()
                     for metric in metrics:
                         run_metric(metric, trainer, run_dir, device, log, name)
+                        clock.mark()
                 if snapshot:
                     d.barrier()
                 cur_tick += 1
                 tick_start_nimg = trainer.cur_nimg
-                tick_start_time = time.time()
+                tick_start_time = clock.elapsed()
                 maintenance = tick_start_time - tick_end_time
                 if done or stopping:
                     break

@@ -317,6 +317,32 @@ def test_ctrl_c_writes_a_final_snapshot_and_exits_cleanly(data, tmp_path):
     assert (run / "network-snapshot-000000.safetensors").is_file()
 
 
+def test_a_tick_that_spans_a_stop_does_not_count_the_stop(data, tmp_path):
+    """Ctrl+Z or kill -STOP, then continue: sec/tick, sec/kimg, the ETA and the total leave the pause out."""
+    pause = 4.0
+    child = ("from train.loop import train\nfrom tests.train.trainer_data import tiny_options\n"
+             f"train(tiny_options({str(data)!r}, {str(tmp_path)!r}, kimg=100, snap=1000, tick=0.004))")
+    proc = subprocess.Popen([sys.executable, "-c", child], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ticks = 0
+    for line in proc.stdout:
+        ticks += line.startswith("tick ")
+        if ticks == 2 and line.startswith("tick "):
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(pause)  # the pause being measured, not a wait for the child
+            proc.send_signal(signal.SIGCONT)
+        if ticks == 4:
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    stats = read_jsonl(run_dir_of(tmp_path) / "stats.jsonl")
+    assert len(stats) >= 4
+    spent = [s["Timing/sec_per_tick"]["mean"] + s["Timing/maintenance_sec"]["mean"] for s in stats]
+    assert max(spent) < pause, spent
+    assert stats[-1]["Timing/total_sec"]["mean"] < pause
+
+
 def test_ada_raises_p_when_d_overfits_a_tiny_dataset(tmp_path):
     # Four images, G nearly frozen: D soon tells every real from every fake, E[sign(D(real))] passes the 0.6
     # target and ADA raises p by batch * 4 / (ada_kimg * 1000) = 0.064 per update.
