@@ -25,6 +25,7 @@ class RunClock:
         self._now = now
         self._start = self._alive = now()
         self.stopped = 0.0  # seconds counted as stopped so far
+        self._old: object = None  # the SIGCONT handler to put back on exit
 
     def mark(self) -> None:
         """The process is running now: a later continue cannot have followed a stop that began before this."""
@@ -40,7 +41,6 @@ class RunClock:
         return self._now() - self._start - self.stopped
 
     def __enter__(self) -> RunClock:
-        self._old = None
         if hasattr(signal, "SIGCONT") and threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGCONT, self.continued)
         return self
