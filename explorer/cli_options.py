@@ -79,6 +79,6 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 precision_option = click.option(
     "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
     help="exact: NVlabs' fp32 operations, pixel-equal to their generate.py on the CPU; auto: the fast path "
-    "(bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA, fp32 otherwise), a few levels off at most.")
+    "(bf16 on CPUs where it pays, fp16 on CUDA, fp32 otherwise), a few levels off at most.")
 outdir_option = click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
                              show_default=True)

@@ -131,7 +131,7 @@ def dataset_command(src, dest, resolution, transform, max_images, background):
 @click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")
 @click.option("--precision", type=click.Choice(["auto", "exact", "fp32", "bf16", "fp16"]), default=None,
               help="[default: auto; a resumed run keeps its own] auto: fp16 on CUDA; on the CPU bf16 where it "
-              "runs natively (AMX-BF16, AVX512-BF16), else fp32. fp32/bf16/fp16 use the fast ops "
+              "pays (AMX, AMD's AVX512-BF16, or a quick probe says so), else fp32. fp32/bf16/fp16 use the fast ops "
               "(measure with benchmarks/train.py); exact: NVlabs' op order, slower. Regularisers always run in fp32.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
               help="Image-decoding threads (the batch is assembled off the training thread either way).")

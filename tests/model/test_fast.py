@@ -275,18 +275,31 @@ def test_choose_precision():
         fast.choose_precision("cpu", "half")
 
 
-def test_bf16_is_chosen_by_the_cpu_features_and_probed_only_where_they_are_unknown(monkeypatch):
+@pytest.mark.parametrize("probe", [True, False])
+def test_bf16_is_chosen_by_the_cpu_features_and_probed_where_they_do_not_tell(monkeypatch, probe):
     probes = []
-    monkeypatch.setattr(fast, "_probe_bf16", lambda: probes.append(1) or True)
-    for machine, amx, avx512_bf16, expected in [("x86_64", True, False, True), ("AMD64", False, True, True),
-                                                ("x86_64", False, False, False), ("arm64", False, False, True)]:
+    monkeypatch.setattr(fast, "_probe_bf16", lambda: probes.append(1) or probe)
+    cases = [("x86_64", True, False, "GenuineIntel", True), ("AMD64", False, True, "AuthenticAMD", True),
+             ("x86_64", False, False, "AuthenticAMD", False), ("x86_64", False, True, "GenuineIntel", probe),
+             ("arm64", False, False, "", probe)]
+    for machine, amx, avx512_bf16, vendor, expected in cases:
         fast._bf16_pays.cache_clear()
         monkeypatch.setattr(fast.platform, "machine", lambda m=machine: m)
+        monkeypatch.setattr(fast, "_amd_cpu", lambda v=vendor: v == "AuthenticAMD")
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
-        assert fast.choose_precision("cpu", "auto") == ("bf16" if expected else "fp32"), machine
-    assert len(probes) == 1  # only the arm64 case, where torch cannot tell
+        assert fast.choose_precision("cpu", "auto") == ("bf16" if expected else "fp32"), (machine, vendor)
+    assert len(probes) == 2  # Intel's AVX512-BF16 without AMX, and arm64, where torch cannot tell
     fast._bf16_pays.cache_clear()
+
+
+def test_the_probe_runs_on_one_thread_and_puts_the_thread_count_back(monkeypatch):
+    seen = []
+    layer = fast.modulated_layer
+    monkeypatch.setattr(fast, "modulated_layer", lambda *a, **k: seen.append(torch.get_num_threads()) or layer(*a, **k))
+    threads = torch.get_num_threads()
+    assert fast._probe_bf16(reps=1) in (True, False)
+    assert seen == [1] * 4 and torch.get_num_threads() == threads
 
 
 def test_tune_allocator_reports_glibc():
