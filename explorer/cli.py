@@ -16,7 +16,7 @@ import click  # noqa: E402
 
 from model.errors import ModelError  # noqa: E402
 from model.io.atomic import WriteError  # noqa: E402
-from train.cli import dataset_command, train_command  # noqa: E402
+from train.cli import dataset_command, metrics_command, train_command  # noqa: E402
 
 from .cli_options import (  # noqa: E402
     BadInput,
@@ -318,6 +318,7 @@ def explore(network, device, precision):
 
 main.add_command(dataset_command)
 main.add_command(train_command)
+main.add_command(metrics_command)
 
 main.add_command(directions_command)
 main.add_command(edit_command)

@@ -196,3 +196,68 @@ def train_command(data, outdir, cfg, gpus, kimg, batch, batch_gpu, gamma, mirror
         click.echo("aborted without a final snapshot; --resume auto continues from the last one", err=True)
         sys.exit(130)
     click.echo(f"run directory: {run_dir}")
+
+
+@click.command("metrics", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("networks", nargs=-1, required=True)
+@click.option("--data", metavar="ZIP", type=click.Path(dir_okay=False),
+              help="Dataset zip [default: the one the network was trained on, if its file names it and it exists].")
+@click.option("--metrics", "names", type=click.Choice(["swd", "fid", "swd,fid"]), default="swd", show_default=True,
+              help="What to measure (FID needs --fid-weights).")
+@click.option("--draws", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Measurements per network, each with fresh generated images: the mean and its standard error.")
+@click.option("--num", type=click.IntRange(min=16), default=2048, show_default=True,
+              help="Real and generated images per draw (capped at the dataset size), as the trainer's --swd-images.")
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None,
+              help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth, a local file.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")
+def metrics_command(networks, data, names, draws, num, fid_weights, device):
+    """Measure finished networks (NVlabs' calc_metrics.py): pick the best snapshot of a run.
+
+    NETWORKS are network files (ours or NVlabs pickles) or run directories, which stand for all their
+    snapshots. The trainer measures each snapshot once; late in a run the snapshots differ by less than
+    one draw's noise, so here each is measured --draws times with fresh generated images. The table gives
+    the mean ± its standard error per network (draw 0 repeats the trainer's number), then the lowest.
+
+    \b
+    Example: sgx metrics runs/00000-mydata-auto1 --draws 5
+    """
+    from model.errors import ModelError
+    from model.render import pick_device
+
+    from .calc_metrics import Scorer, cell, network_files, table_header, table_row, training_data
+    from .config import ConfigError
+
+    if fid_weights is not None and not Path(fid_weights).is_file():
+        raise BadInput(f"--fid-weights {fid_weights}: no such file (pytorch-fid's FID Inception state dict)")
+    if data is not None and not Path(data).is_file():
+        raise BadInput(f"--data {data}: no such file (make one with `sgx dataset`)")
+    try:
+        files = network_files(networks)
+        dev = pick_device(device)
+        if data is None:
+            from model.io import load
+
+            data = training_data(load(files[0]).metadata)
+            if data is None:
+                raise ConfigError(f"{files[0].name} does not name a dataset that is here: give --data")
+        scorer = Scorer(data, names.split(","), num, fid_weights)
+        for path in files:
+            scorer.load(path)
+        click.echo(f"{len(files)} network(s), {draws} draw(s) of {scorer.metrics[0].num} images against {data}")
+        scores = []
+        for path in files:
+            score = scorer(path, draws, dev)
+            if not scores:
+                click.echo(table_header(score))
+            scores.append(score)
+            click.echo(table_row(score))
+    except (ConfigError, DatasetError, ModelError) as e:
+        raise BadInput(str(e)) from None
+    except OSError as e:
+        raise BadInput(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from None
+    if len(scores) > 1:
+        key = scores[0].keys()[0]
+        best = min(scores, key=lambda s: s.mean(key))
+        click.echo(f"lowest {key}: {best.path.name} ({cell(best, key).strip()})")
+

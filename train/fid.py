@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from .config import ConfigError
-from .metrics import generate_uint8
+from .metrics import DRAW_SEED_STRIDE, generate_uint8
 
 INPUT_SIZE = 299
 NUM_FEATURES = 2048
@@ -335,6 +335,7 @@ class FIDMetric:
         return frechet_distance(mu, sigma, *feature_statistics(inception_features(self.net, images, self.batch)),
                                 factor1=factor)
 
-    def __call__(self, G, device: torch.device) -> dict[str, float]:
-        fakes = generate_uint8(G, self.num, self.labels, device, seed=self.seed)
+    def __call__(self, G, device: torch.device, draw: int = 0) -> dict[str, float]:
+        """Draw 0 is the trainer's; later draws take fresh fakes (the real statistics stay)."""
+        fakes = generate_uint8(G, self.num, self.labels, device, seed=self.seed + draw * DRAW_SEED_STRIDE)
         return {"fid": self.distance(fakes, device)}

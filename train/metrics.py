@@ -19,6 +19,7 @@ NHOODS_PER_IMAGE = 128
 DIR_REPEATS = 4
 DIRS_PER_REPEAT = 128
 MIN_LEVEL_RES = 16
+DRAW_SEED_STRIDE = 1000  # draw d of a metric seeds its fakes (and descriptors) with seed + d * this: fresh streams
 
 
 def _binomial5(channels: int, device: torch.device) -> torch.Tensor:
@@ -123,22 +124,28 @@ def swd(reals: torch.Tensor, fakes: torch.Tensor, seed: int = 0) -> dict[str, fl
 @torch.no_grad()
 def generate_uint8(G, num: int, labels: np.ndarray, device: torch.device, seed: int = 0,
                    batch: int = 32) -> torch.Tensor:
-    """`num` images from G (fp32 fast ops, random noise) with fixed z (torch generator `seed`) and labels drawn
-    from the dataset's labels, as uint8 [N, C, H, W]."""
+    """`num` images from G (fp32 fast ops, random noise) with labels drawn from the dataset's labels, as uint8
+    [N, C, H, W]. z, labels and the noise inputs all follow `seed`, so the same G gives the same images again (a
+    snapshot measured later repeats the trainer's number), and the training's own random state is left alone."""
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for start in range(0, num, batch):
-        n = min(batch, num - start)
-        z = torch.randn([n, G.z_dim], generator=gen).to(device)
-        idx = torch.randint(len(labels), [n], generator=gen).numpy()
-        c = torch.from_numpy(labels[idx]).to(device) if G.c_dim else torch.zeros([n, 0], device=device)
-        img = G.synthesis(G.mapping(z, c), noise_mode="random", fast_dtype=torch.float32)
-        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu())
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)  # the noise inputs draw from the global generator
+        for start in range(0, num, batch):
+            n = min(batch, num - start)
+            z = torch.randn([n, G.z_dim], generator=gen).to(device)
+            idx = torch.randint(len(labels), [n], generator=gen).numpy()
+            c = torch.from_numpy(labels[idx]).to(device) if G.c_dim else torch.zeros([n, 0], device=device)
+            img = G.synthesis(G.mapping(z, c), noise_mode="random", fast_dtype=torch.float32)
+            out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu())
     return torch.cat(out)
 
 
 class SWDMetric:
-    """SWD of a generator against a fixed random subset of the training images (`num` of them, or all)."""
+    """SWD of a generator against a fixed random subset of the training images (`num` of them, or all).
+
+    Draw 0 is the trainer's number at every snapshot; later draws take fresh fakes and descriptors, for a mean
+    and its spread (train/calc_metrics.py)."""
 
     name = "swd"
 
@@ -149,6 +156,7 @@ class SWDMetric:
         self.labels = dataset.labels
         self.reals = torch.from_numpy(np.stack([dataset[int(i)][0] for i in sorted(pick)]))
 
-    def __call__(self, G, device: torch.device) -> dict[str, float]:
-        fakes = generate_uint8(G, self.num, self.labels, device, seed=self.seed)
-        return swd(self.reals, fakes, seed=self.seed)
+    def __call__(self, G, device: torch.device, draw: int = 0) -> dict[str, float]:
+        seed = self.seed + draw * DRAW_SEED_STRIDE
+        fakes = generate_uint8(G, self.num, self.labels, device, seed=seed)
+        return swd(self.reals, fakes, seed=seed)

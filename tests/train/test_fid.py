@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from torch import nn
 
 from train import fid
-from train.cli import train_command
+from train.calc_metrics import Scorer, network_files
+from train.cli import metrics_command, train_command
 from train.config import TrainConfig, TrainOptions
 from train.dataset import ImageZipDataset
 from train.fid import (
@@ -278,3 +279,16 @@ def test_a_run_recorded_before_fid_weights_resumes_without_fid():
                                                 random_seed=0, G_kwargs={}, D_kwargs={}, G_opt_kwargs={},
                                                 D_opt_kwargs={}, loss_kwargs={})))
     assert cfg.fid_weights is None and cfg.metrics == ["swd"]  # the old training_options.json as it was
+
+
+def test_sgx_metrics_measures_fid_over_fresh_draws_with_swd_ranking_first(data, weights, tmp_path, small_input):
+    run = train(tiny_options(data, tmp_path, kimg=0.004, swd_images=8))
+    path = network_files([run])[0]
+    scorer = Scorer(data, ["fid"], num=8, fid_weights=str(weights))
+    fids = scorer(path, draws=2, device=torch.device("cpu")).values["fid"]
+    assert len(set(fids)) == 2 and all(np.isfinite(fids))  # fresh fakes per draw, the same real statistics
+    assert scorer(path, draws=1, device=torch.device("cpu")).values["fid"] == fids[:1]  # draw 0 repeats
+    result = CliRunner().invoke(metrics_command, [str(run), "--metrics", "swd,fid", "--fid-weights", str(weights),
+                                                  "--draws", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].split() == ["network", "kimg", "swdavg", "fid", "swd16"]
