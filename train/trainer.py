@@ -41,10 +41,9 @@ class Phase:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """auto -> fp16 on CUDA (NVlabs' mixed precision); on the CPU bf16 where model.fast says it pays
-    (a demo-config step 1.6x faster with AMX, 1.5x with AMD's AVX512-BF16, 0.87x on an Intel VM that hides AMX:
-    benchmarks/train.py), else fp32; fp16 needs
-    CUDA."""
+    """auto -> fp16 on CUDA (NVlabs' mixed precision); on the CPU bf16 where model.fast says it pays (a demo-config
+    step 1.6x faster with AMX, 1.5x with AMD's AVX512-BF16, 0.87x on an Intel VM that hides AMX:
+    benchmarks/train.py), else fp32; fp16 needs CUDA."""
     if precision == "auto":
         if device.type == "cuda":
             return "fp16"
