@@ -55,6 +55,14 @@ class Dist:
             return flag
         return bool(self.sum(torch.tensor([float(flag)], device=self.device)).item() > 0)
 
+    def from_main(self, value: int) -> int:
+        """Rank 0's value on every rank."""
+        if not self.active:
+            return value
+        t = torch.tensor([value], device=self.device)
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
     def barrier(self) -> None:
         if self.active:
             dist.barrier()

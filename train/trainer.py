@@ -22,6 +22,7 @@ from torch import nn
 
 from model import fast
 from model.networks import Discriminator, Generator
+from model.spec import PRECISIONS
 
 from .augment import AugmentPipe, ada_adjust
 from .config import ConfigError, TrainConfig
@@ -78,7 +79,8 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, labels: np.ndarray, device: torch.device, d: Dist | None = None):
         self.cfg, self.device, self.d = cfg, device, d or Dist()
-        self.precision = resolve_precision(cfg.precision, device)
+        # Rank 0's choice on every rank: where a timing probe decides on bf16, each process's probe could differ.
+        self.precision = PRECISIONS[self.d.from_main(PRECISIONS.index(resolve_precision(cfg.precision, device)))]
         self.rounds = cfg.batch_size // (cfg.batch_gpu * self.d.world_size)
         if self.rounds < 1 or cfg.batch_size % (cfg.batch_gpu * self.d.world_size):
             raise ConfigError(f"batch {cfg.batch_size} does not split into rounds of {cfg.batch_gpu} on "

@@ -61,3 +61,28 @@ def test_torchrun_ranks_train_like_one_process(tmp_path):
     (run,) = (tmp_path / "torchrun").iterdir()
     assert "ranks in sync: max |difference| 0" in (run / "log.txt").read_text()
     assert_same_training(one, run)
+
+
+def test_every_rank_takes_rank_zeros_precision(tmp_path):
+    """Where a timing probe picks bf16 for each process on its own, the ranks could answer differently."""
+    data = make_zip(tmp_path / "discs.zip", count=8)
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, sys\n"
+        "from model import fast\n"
+        "from train import trainer\n"
+        "from train.loop import train\n"
+        "from tests.train.trainer_data import tiny_options\n"
+        "fast._bf16_pays = lambda: os.environ['RANK'] == '1'  # rank 0 says fp32, rank 1 bf16\n"
+        "init = trainer.Trainer.__init__\n"
+        "def report(self, *args, **kwargs):\n"
+        "    init(self, *args, **kwargs)\n"
+        "    print(f\"rank {os.environ['RANK']}: {self.precision}\", file=sys.stderr)\n"
+        "trainer.Trainer.__init__ = report\n"
+        f"train(tiny_options({str(data)!r}, {str(tmp_path / 'runs')!r}, kimg=0.008, batch=8, precision=None))\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = sorted(line for line in proc.stderr.splitlines() if line.startswith("rank "))
+    assert reports == ["rank 0: fp32", "rank 1: fp32"]
