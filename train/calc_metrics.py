@@ -39,7 +39,7 @@ class Score:
 
     def keys(self) -> list[str]:
         """The metric keys, headline ones first (`swdavg`, then the levels `swd64`, ...)."""
-        return sorted(self.values, key=lambda k: (k not in HEADLINES, HEADLINES.index(k) if k in HEADLINES else 0))
+        return [k for k in HEADLINES if k in self.values] + [k for k in self.values if k not in HEADLINES]
 
     def mean(self, key: str) -> float:
         return float(np.mean(self.values[key]))

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from train.metrics import laplacian_pyramid, level_resolutions, pyr_down, pyr_up, sliced_wasserstein, swd
+from model.networks import Generator
+from train.metrics import (
+    generate_uint8,
+    laplacian_pyramid,
+    level_resolutions,
+    pyr_down,
+    pyr_up,
+    sliced_wasserstein,
+    swd,
+)
 
 
 def test_pyramid_filters_keep_a_constant_image_constant():
@@ -56,3 +65,18 @@ def test_swd_is_small_between_samples_of_one_distribution_and_large_otherwise():
     assert other["swd32"] > 2 * same["swd32"] and other["swd16"] > 2 * same["swd16"]
     with pytest.raises(ValueError, match="equal-size"):
         swd(a, b[:10])
+
+
+def test_generated_images_follow_the_seed_noise_included_and_leave_the_global_generator_alone():
+    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8}).eval()
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(1.0)  # the noise inputs count: an unseeded noise draw would change the images
+    labels = np.zeros([1, 0], np.float32)
+    state = torch.random.get_rng_state()
+    a = generate_uint8(G, 4, labels, torch.device("cpu"), seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a, generate_uint8(G, 4, labels, torch.device("cpu"), seed=5))
+    assert not torch.equal(a, generate_uint8(G, 4, labels, torch.device("cpu"), seed=6))
